@@ -1,0 +1,196 @@
+/**
+ * CloudFormation calls the commands share. Every function takes the client, so
+ * tests hand in a mocked one; nothing here prints.
+ */
+import {
+  CancelUpdateStackCommand,
+  type Change,
+  type CloudFormationClient,
+  CreateChangeSetCommand,
+  type CreateChangeSetCommandInput,
+  DeleteChangeSetCommand,
+  DeleteStackCommand,
+  type DescribeChangeSetCommandOutput,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  GetTemplateCommand,
+  paginateDescribeChangeSet,
+  paginateDescribeStackEvents,
+  type Stack,
+  type StackEvent,
+  waitUntilChangeSetCreateComplete,
+} from '@aws-sdk/client-cloudformation';
+
+/** Only these end a stack operation successfully. Anything else is a failure. */
+export const SUCCESS_STATUSES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
+
+/** Stacks in these states need a person; the deployer stops with advice. */
+export const STUCK_STATUS_ADVICE: Record<string, string> = {
+  UPDATE_ROLLBACK_FAILED:
+    'run `aws cloudformation continue-update-rollback --stack-name STACK` (add --resources-to-skip for resources that cannot roll back), wait for UPDATE_ROLLBACK_COMPLETE, then deploy again',
+  DELETE_FAILED:
+    'delete the stack with `aws cloudformation delete-stack --stack-name STACK --retain-resources ...` for the resources that failed to delete (see the stack events), then deploy again',
+  ROLLBACK_FAILED:
+    'delete the stack (retaining resources that cannot be deleted) with `aws cloudformation delete-stack --stack-name STACK`, then deploy again',
+  CREATE_FAILED:
+    'the stack was created with rollback disabled; delete it with `aws cloudformation delete-stack --stack-name STACK`, then deploy again',
+  IMPORT_ROLLBACK_FAILED:
+    'fix the resources named in the stack events, then `aws cloudformation continue-update-rollback --stack-name STACK`, then deploy again',
+};
+
+export function isInProgress(status: string | undefined): boolean {
+  // REVIEW_IN_PROGRESS is a stack that exists only as a pending change set: nothing runs.
+  return status?.endsWith('_IN_PROGRESS') === true && status !== 'REVIEW_IN_PROGRESS';
+}
+
+export async function describeStack(
+  client: CloudFormationClient,
+  stackName: string,
+  abortSignal?: AbortSignal,
+): Promise<Stack | undefined> {
+  try {
+    const response = await client.send(new DescribeStacksCommand({ StackName: stackName }), { abortSignal });
+    return response.Stacks?.[0];
+  } catch (error) {
+    // CloudFormation reports a missing stack only as a ValidationError with this text.
+    if (isAwsError(error, 'ValidationError') && /does not exist/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+export async function createChangeSet(
+  client: CloudFormationClient,
+  input: CreateChangeSetCommandInput,
+  abortSignal?: AbortSignal,
+): Promise<{ changeSetId: string; stackId: string }> {
+  const response = await client.send(new CreateChangeSetCommand(input), { abortSignal });
+  return { changeSetId: response.Id ?? '', stackId: response.StackId ?? '' };
+}
+
+export interface ChangeSetOutcome {
+  status: string;
+  statusReason: string;
+  executionStatus: string;
+  changes: Change[];
+}
+
+/** Matches AWS's reasons for a change set that would change nothing. */
+export function isNoChangeReason(reason: string): boolean {
+  return /didn't contain changes|No updates are to be performed/i.test(reason);
+}
+
+/**
+ * Waits for a change set with the SDK waiter (short delays, because a small
+ * change set is ready in seconds), then reads all of it, page by page.
+ */
+export async function waitForChangeSet(
+  client: CloudFormationClient,
+  stackName: string,
+  changeSetId: string,
+  options: { maxWaitSeconds: number; abortSignal?: AbortSignal; includePropertyValues?: boolean },
+): Promise<ChangeSetOutcome> {
+  try {
+    await waitUntilChangeSetCreateComplete(
+      {
+        client,
+        maxWaitTime: options.maxWaitSeconds,
+        minDelay: 1,
+        maxDelay: 5,
+        ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      },
+      { ChangeSetName: changeSetId, StackName: stackName },
+    );
+  } catch (error) {
+    if (options.abortSignal?.aborted) throw error;
+    // A FAILED change set makes the waiter throw; its reason is read below.
+  }
+  return describeChangeSetFully(client, stackName, changeSetId, options);
+}
+
+export async function describeChangeSetFully(
+  client: CloudFormationClient,
+  stackName: string,
+  changeSetId: string,
+  options: { abortSignal?: AbortSignal; includePropertyValues?: boolean } = {},
+): Promise<ChangeSetOutcome & { pages: DescribeChangeSetCommandOutput[] }> {
+  const pages: DescribeChangeSetCommandOutput[] = [];
+  const paginator = paginateDescribeChangeSet(
+    { client },
+    {
+      ChangeSetName: changeSetId,
+      StackName: stackName,
+      ...(options.includePropertyValues ? { IncludePropertyValues: true } : {}),
+    },
+  );
+  for await (const page of paginator) pages.push(page);
+  const first = pages[0];
+  return {
+    status: first?.Status ?? 'UNKNOWN',
+    statusReason: first?.StatusReason ?? '',
+    executionStatus: first?.ExecutionStatus ?? '',
+    changes: pages.flatMap((page) => page.Changes ?? []),
+    pages,
+  };
+}
+
+export async function executeChangeSet(
+  client: CloudFormationClient,
+  stackName: string,
+  changeSetId: string,
+): Promise<void> {
+  await client.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSetId, StackName: stackName }));
+}
+
+export async function deleteChangeSet(
+  client: CloudFormationClient,
+  stackName: string,
+  changeSetId: string,
+): Promise<void> {
+  await client.send(new DeleteChangeSetCommand({ ChangeSetName: changeSetId, StackName: stackName }));
+}
+
+export async function deleteStack(client: CloudFormationClient, stackId: string): Promise<void> {
+  await client.send(new DeleteStackCommand({ StackName: stackId }));
+}
+
+export async function cancelUpdate(client: CloudFormationClient, stackId: string): Promise<void> {
+  await client.send(new CancelUpdateStackCommand({ StackName: stackId }));
+}
+
+export async function currentTemplateBody(client: CloudFormationClient, stackId: string): Promise<string> {
+  const response = await client.send(
+    new GetTemplateCommand({ StackName: stackId, TemplateStage: 'Original' }),
+  );
+  return response.TemplateBody ?? '';
+}
+
+/**
+ * Returns the stack events not seen before, oldest first. Events come newest
+ * first, so reading stops at the first page that reaches a seen event.
+ */
+export async function newStackEvents(
+  client: CloudFormationClient,
+  stackId: string,
+  seenEventIds: Set<string>,
+  abortSignal?: AbortSignal,
+): Promise<StackEvent[]> {
+  const fresh: StackEvent[] = [];
+  const paginator = paginateDescribeStackEvents({ client }, { StackName: stackId });
+  pages: for await (const page of paginator) {
+    if (abortSignal?.aborted) break;
+    for (const event of page.StackEvents ?? []) {
+      const id =
+        event.EventId ??
+        `${event.LogicalResourceId}-${event.ResourceStatus}-${event.Timestamp?.toISOString()}`;
+      if (seenEventIds.has(id)) break pages;
+      seenEventIds.add(id);
+      fresh.push(event);
+    }
+  }
+  // Pages run newest first; reversed they read in the order things happened.
+  return fresh.reverse();
+}
+
+export function isAwsError(error: unknown, name: string): error is Error & { name: string } {
+  return error instanceof Error && (error.name === name || (error as { Code?: string }).Code === name);
+}

@@ -1,0 +1,398 @@
+/**
+ * `runner-fleet deploy`: creates or updates a stack, always through a change
+ * set, and follows it to an exact success status. Orchestration only: AWS calls
+ * live in aws/cloudformation.ts, formatting in render/.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
+import {
+  cancelUpdate,
+  createChangeSet,
+  currentTemplateBody,
+  deleteChangeSet,
+  deleteStack,
+  describeStack,
+  executeChangeSet,
+  isAwsError,
+  isInProgress,
+  isNoChangeReason,
+  STUCK_STATUS_ADVICE,
+  SUCCESS_STATUSES,
+  waitForChangeSet,
+} from '../aws/cloudformation.ts';
+import {
+  displayValue,
+  type ResolvedParameter,
+  resolveParameters,
+  toChangeSetParameters,
+} from '../config/stack-parameters.ts';
+import type { LoadedTemplate } from '../config/template.ts';
+import { InputError, InterruptedError, OperationError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { renderOutputsDotenv } from '../render/dotenv.ts';
+import { firstFailureReasons, formatChange } from '../render/events.ts';
+import { looksLikeSecretValue } from '../secrets.ts';
+import { type Clock, followStack, markExistingEvents, systemClock } from './follow-stack.ts';
+
+export interface DeployOptions {
+  stackName: string;
+  template: LoadedTemplate;
+  parameterValues: ReadonlyMap<string, string>;
+  tags: ReadonlyMap<string, string>;
+  outputsDotenv: string | undefined;
+  /** Longest wait for the stack operation itself. */
+  timeoutMinutes: number;
+  /** Longest wait for an operation someone else started before this deploy. */
+  waitForOtherOperationMinutes: number;
+}
+
+export interface DeployDependencies {
+  cloudFormation: CloudFormationClient;
+  log: Logger;
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+export type DeployOutcome = 'created' | 'updated' | 'no-changes';
+
+/** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
+const CHANGE_SET_MAX_WAIT_SECONDS = 600;
+
+export async function deploy(options: DeployOptions, deps: DeployDependencies): Promise<DeployOutcome> {
+  const { cloudFormation: cfn, log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const signal = deps.signal;
+  const started = clock.now();
+
+  let stack = await describeStack(cfn, options.stackName, signal);
+  stack = await waitForOtherOperation(stack, options, deps, clock);
+  stack = await clearFailedFirstCreate(stack, options, deps, clock);
+
+  const changeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
+  const resolution = resolveParameters(
+    options.template.parameters,
+    options.parameterValues,
+    changeSetType === 'UPDATE' ? stack : undefined,
+  );
+  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+
+  log.info(
+    `${changeSetType === 'CREATE' ? 'Creating' : 'Updating'} stack ${options.stackName} from ${options.template.path}`,
+  );
+  await log.section(
+    'parameters',
+    'Parameters',
+    async () => {
+      for (const parameter of resolution.parameters) {
+        log.info(`  ${parameter.key} = ${displayValue(parameter)}  [${parameter.source}]`);
+      }
+    },
+    { collapsed: true },
+  );
+
+  // Unique per run: some endpoints keep executed change sets, and two deploys can start in one second.
+  const stamp = new Date(clock.now())
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14);
+  const changeSetName = `runner-fleet-${stamp}-${randomBytes(3).toString('hex')}`;
+  let pendingChangeSet: { id: string; stackId: string; stackCreatedForIt: boolean } | undefined;
+
+  try {
+    let created: { changeSetId: string; stackId: string };
+    try {
+      created = await createChangeSet(
+        cfn,
+        {
+          StackName: options.stackName,
+          ChangeSetName: changeSetName,
+          ChangeSetType: changeSetType,
+          TemplateBody: options.template.body,
+          Parameters: toChangeSetParameters(resolution.parameters),
+          Capabilities: options.template.capabilities,
+          // No --tag keeps the stack's tags; an empty list would remove them all.
+          ...(options.tags.size > 0 ? { Tags: toTags(options.tags) } : {}),
+          Description: `runner-fleet deploy of ${options.template.path}`,
+        },
+        signal,
+      );
+    } catch (error) {
+      // Some endpoints refuse an unchanged update at once instead of failing the change set.
+      if (isAwsError(error, 'ValidationError') && isNoChangeReason(error.message)) {
+        log.info(`No changes: stack ${options.stackName} is up to date.`);
+        await writeOutputs(stack, options, resolution.parameters, log);
+        return 'no-changes';
+      }
+      throw error;
+    }
+    pendingChangeSet = {
+      id: created.changeSetId,
+      stackId: created.stackId,
+      stackCreatedForIt: changeSetType === 'CREATE' && !stack,
+    };
+    log.info(`Change set ${changeSetName} created; waiting for CloudFormation to compute it`);
+
+    const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
+      maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+
+    if (outcome.status === 'FAILED' && isNoChangeReason(outcome.statusReason)) {
+      await dropChangeSet(cfn, log, options.stackName, created.changeSetId);
+      pendingChangeSet = undefined;
+      log.info(`No changes: stack ${options.stackName} is up to date.`);
+      await writeOutputs(stack, options, resolution.parameters, log);
+      return 'no-changes';
+    }
+    if (outcome.status !== 'CREATE_COMPLETE') {
+      throw new OperationError(`change set for ${options.stackName} ended in ${outcome.status}`, [
+        outcome.statusReason || 'CloudFormation gave no reason',
+      ]);
+    }
+    if (
+      changeSetType === 'UPDATE' &&
+      stack &&
+      outcome.changes.length === 0 &&
+      (await sameAsDeployed(cfn, stack, options.template.body, resolution.parameters))
+    ) {
+      // Some endpoints accept an empty change set instead of failing it; same template
+      // and same parameters is still "no changes".
+      await dropChangeSet(cfn, log, options.stackName, created.changeSetId);
+      pendingChangeSet = undefined;
+      log.info(`No changes: stack ${options.stackName} is up to date.`);
+      await writeOutputs(stack, options, resolution.parameters, log);
+      return 'no-changes';
+    }
+
+    await log.section('changes', `Changes (${outcome.changes.length})`, async () => {
+      if (outcome.changes.length === 0) log.info('  (no resource changes; parameters or outputs only)');
+      for (const change of outcome.changes) log.info(`  ${formatChange(change)}`);
+    });
+
+    signal?.throwIfAborted();
+    const seenEventIds = new Set<string>();
+    await markExistingEvents(cfn, created.stackId, seenEventIds);
+    await executeChangeSet(cfn, options.stackName, created.changeSetId);
+    pendingChangeSet = undefined;
+    log.info(`Executing change set ${changeSetName}`);
+
+    const result = await log.section('events', `Stack events for ${options.stackName}`, () =>
+      followStack(cfn, log, clock, {
+        stackId: created.stackId,
+        timeoutMs: options.timeoutMinutes * 60_000,
+        seenEventIds,
+        ...(signal ? { signal } : {}),
+      }).catch(async (error: unknown) => {
+        if (signal?.aborted) await stopOperation(cfn, log, created.stackId, options.stackName, changeSetType);
+        throw error;
+      }),
+    );
+
+    if (result.timedOut) {
+      throw new OperationError(
+        `stack ${options.stackName} is still ${result.status} after ${options.timeoutMinutes} minutes`,
+        ['CloudFormation goes on without us: run deploy again to follow it, or raise --timeout-minutes'],
+      );
+    }
+    if (!SUCCESS_STATUSES.has(result.status)) {
+      throw new OperationError(
+        `stack ${options.stackName} ended in ${result.status}, not ${changeSetType === 'CREATE' ? 'CREATE_COMPLETE' : 'UPDATE_COMPLETE'}`,
+        firstFailureReasons(result.events),
+      );
+    }
+    const seconds = Math.round((clock.now() - started) / 1000);
+    log.info(`Stack ${options.stackName} ${result.status} in ${seconds} s`);
+    await writeOutputs(result.stack, options, resolution.parameters, log);
+    return changeSetType === 'CREATE' ? 'created' : 'updated';
+  } catch (error) {
+    if (pendingChangeSet) {
+      await cleanUpPendingChangeSet(cfn, log, options.stackName, pendingChangeSet);
+    }
+    if (signal?.aborted) {
+      throw new InterruptedError(`deploy of ${options.stackName} interrupted`);
+    }
+    throw error;
+  }
+}
+
+async function waitForOtherOperation(
+  stack: Stack | undefined,
+  options: DeployOptions,
+  deps: DeployDependencies,
+  clock: Clock,
+): Promise<Stack | undefined> {
+  if (!stack || !isInProgress(stack.StackStatus)) return stack;
+  const { log, cloudFormation: cfn } = deps;
+  log.info(
+    `Stack ${options.stackName} is ${stack.StackStatus}: waiting up to ${options.waitForOtherOperationMinutes} minutes for that operation to end`,
+  );
+  const seen = new Set<string>();
+  await markExistingEvents(cfn, stack.StackId ?? options.stackName, seen);
+  const result = await followStack(cfn, log, clock, {
+    stackId: stack.StackId ?? options.stackName,
+    timeoutMs: options.waitForOtherOperationMinutes * 60_000,
+    seenEventIds: seen,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  }).catch((error: unknown) => {
+    if (deps.signal?.aborted)
+      throw new InterruptedError('interrupted while waiting for another stack operation');
+    throw error;
+  });
+  if (result.timedOut) {
+    throw new OperationError(
+      `stack ${options.stackName} is still ${result.status} after ${options.waitForOtherOperationMinutes} minutes`,
+      ['another deploy or a person is changing it; run deploy again when it has finished'],
+    );
+  }
+  log.info(`Stack ${options.stackName} is now ${result.status}`);
+  return result.stack;
+}
+
+/**
+ * A first create that failed leaves ROLLBACK_COMPLETE: an empty stack that can
+ * only be deleted. Delete it and create afresh, as an operator would.
+ */
+async function clearFailedFirstCreate(
+  stack: Stack | undefined,
+  options: DeployOptions,
+  deps: DeployDependencies,
+  clock: Clock,
+): Promise<Stack | undefined> {
+  if (!stack?.StackStatus) return stack;
+  const advice = STUCK_STATUS_ADVICE[stack.StackStatus];
+  if (advice) {
+    throw new OperationError(`stack ${options.stackName} is ${stack.StackStatus} and cannot be deployed to`, [
+      advice.replaceAll('STACK', options.stackName),
+    ]);
+  }
+  if (stack.StackStatus !== 'ROLLBACK_COMPLETE') return stack;
+  const { log, cloudFormation: cfn } = deps;
+  const stackId = stack.StackId ?? options.stackName;
+  log.info(
+    `Stack ${options.stackName} is ROLLBACK_COMPLETE (its first create failed): deleting it to create it again`,
+  );
+  const seen = new Set<string>();
+  await markExistingEvents(cfn, stackId, seen);
+  await deleteStack(cfn, stackId);
+  const result = await followStack(cfn, log, clock, {
+    stackId,
+    timeoutMs: options.waitForOtherOperationMinutes * 60_000,
+    seenEventIds: seen,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  if (result.status !== 'DELETE_COMPLETE') {
+    throw new OperationError(
+      `could not delete the failed stack ${options.stackName}: it is ${result.status}`,
+      [
+        ...firstFailureReasons(result.events),
+        (STUCK_STATUS_ADVICE.DELETE_FAILED ?? '').replaceAll('STACK', options.stackName),
+      ],
+    );
+  }
+  return undefined;
+}
+
+/** True when the stack already runs this exact template with these exact given values. */
+async function sameAsDeployed(
+  cfn: CloudFormationClient,
+  stack: Stack,
+  templateBody: string,
+  parameters: readonly ResolvedParameter[],
+): Promise<boolean> {
+  const deployedBody = await currentTemplateBody(cfn, stack.StackId ?? stack.StackName ?? '');
+  if (deployedBody.trim() !== templateBody.trim()) return false;
+  const deployed = new Map((stack.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]));
+  return parameters.every(
+    (parameter) =>
+      parameter.source === 'previous' ||
+      (!parameter.noEcho && deployed.get(parameter.key) === parameter.value),
+  );
+}
+
+async function dropChangeSet(
+  cfn: CloudFormationClient,
+  log: Logger,
+  stackName: string,
+  id: string,
+): Promise<void> {
+  try {
+    await deleteChangeSet(cfn, stackName, id);
+  } catch (error) {
+    log.warn(`could not delete change set ${id}: ${(error as Error).message}`);
+  }
+}
+
+async function cleanUpPendingChangeSet(
+  cfn: CloudFormationClient,
+  log: Logger,
+  stackName: string,
+  pending: { id: string; stackId: string; stackCreatedForIt: boolean },
+): Promise<void> {
+  if (pending.stackCreatedForIt) {
+    // The stack exists only to hold the change set (REVIEW_IN_PROGRESS); deleting it removes both.
+    try {
+      await deleteStack(cfn, pending.stackId);
+      log.info(`Deleted the pending change set and the empty stack ${stackName} that held it`);
+      return;
+    } catch (error) {
+      log.warn(`could not delete the empty stack ${stackName}: ${(error as Error).message}`);
+    }
+  }
+  await dropChangeSet(cfn, log, stackName, pending.id);
+  log.info(`Deleted the pending change set of ${stackName}; the stack was not changed`);
+}
+
+async function stopOperation(
+  cfn: CloudFormationClient,
+  log: Logger,
+  stackId: string,
+  stackName: string,
+  changeSetType: 'CREATE' | 'UPDATE',
+): Promise<void> {
+  if (changeSetType === 'CREATE') {
+    log.warn(
+      `interrupted: the creation of ${stackName} cannot be cancelled and goes on in CloudFormation; run deploy again to follow it, or delete the stack`,
+    );
+    return;
+  }
+  try {
+    await cancelUpdate(cfn, stackId);
+    log.warn(
+      `interrupted: cancelled the update of ${stackName}; CloudFormation rolls it back to the previous version (UPDATE_ROLLBACK_COMPLETE). Run deploy again to retry.`,
+    );
+  } catch (error) {
+    log.warn(
+      `interrupted: could not cancel the update of ${stackName} (${(error as Error).message}); it goes on in CloudFormation, check the stack before deploying again`,
+    );
+  }
+}
+
+async function writeOutputs(
+  stack: Stack | undefined,
+  options: DeployOptions,
+  parameters: readonly ResolvedParameter[],
+  log: Logger,
+): Promise<void> {
+  const outputs = stack?.Outputs ?? [];
+  if (outputs.length > 0) {
+    await log.section('outputs', 'Outputs', async () => {
+      for (const output of outputs) {
+        const value = output.OutputValue ?? '';
+        log.info(`  ${output.OutputKey} = ${looksLikeSecretValue(value) ? '****' : value}`);
+      }
+    });
+  }
+  if (!options.outputsDotenv) return;
+  // NoEcho values given in this run must not leak through an output that echoes them.
+  const secretValues = parameters.filter((p) => p.noEcho && p.value).map((p) => p.value ?? '');
+  const dotenv = renderOutputsDotenv(outputs, secretValues);
+  for (const skipped of dotenv.skipped)
+    log.warn(`output ${skipped.key} left out of the dotenv report: ${skipped.why}`);
+  await writeFile(options.outputsDotenv, dotenv.text, { mode: 0o644 });
+  log.info(`Wrote ${dotenv.written.length} output(s) to ${options.outputsDotenv}`);
+}
+
+function toTags(tags: ReadonlyMap<string, string>): Tag[] {
+  return [...tags].map(([Key, Value]) => ({ Key, Value }));
+}

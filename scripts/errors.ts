@@ -1,0 +1,68 @@
+/**
+ * Errors that end a command, each with the exit code the CLI documents.
+ * Modules throw these; only cli.ts turns them into output and an exit code.
+ */
+
+export const ExitCode = {
+  Success: 0,
+  Failure: 1,
+  BadInput: 2,
+  GateRefused: 3,
+  Interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The user gave something we cannot use: files, flags, parameters, environment. Exit 2. */
+export class InputError extends Error {
+  readonly exitCode = ExitCode.BadInput;
+  /** Every problem found, so one run shows them all. */
+  readonly problems: string[];
+  constructor(problems: string | string[]) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.join('; '));
+    this.name = 'InputError';
+    this.problems = list;
+  }
+}
+
+/** AWS or GitLab said no, or a stack operation did not succeed. Exit 1. */
+export class OperationError extends Error {
+  readonly exitCode = ExitCode.Failure;
+  /** Extra lines that explain the failure (first failing resources, what to do). */
+  readonly details: string[];
+  constructor(message: string, details: string[] = []) {
+    super(message);
+    this.name = 'OperationError';
+    this.details = details;
+  }
+}
+
+/** A preview gate refused the change (replacement or permission change not allowed). Exit 3. */
+export class GateError extends Error {
+  readonly exitCode = ExitCode.GateRefused;
+  constructor(message: string) {
+    super(message);
+    this.name = 'GateError';
+  }
+}
+
+/** SIGINT/SIGTERM arrived; the command cleaned up what it could. Exit 130. */
+export class InterruptedError extends Error {
+  readonly exitCode = ExitCode.Interrupted;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}
+
+export type RunnerFleetError = InputError | OperationError | GateError | InterruptedError;
+
+export function isRunnerFleetError(error: unknown): error is RunnerFleetError {
+  return (
+    error instanceof InputError ||
+    error instanceof OperationError ||
+    error instanceof GateError ||
+    error instanceof InterruptedError
+  );
+}

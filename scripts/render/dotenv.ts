@@ -1,0 +1,55 @@
+/**
+ * Stack outputs as a GitLab dotenv report: KEY=value lines, one per output.
+ * GitLab rejects multi-line values and reports over 5 KB, and the report is
+ * readable by anyone who can read the pipeline, so secrets never go in.
+ */
+import type { Output } from '@aws-sdk/client-cloudformation';
+import { looksLikeSecretName, looksLikeSecretValue } from '../secrets.ts';
+
+const DOTENV_LIMIT_BYTES = 5 * 1024;
+
+export interface DotenvResult {
+  text: string;
+  written: string[];
+  skipped: { key: string; why: string }[];
+}
+
+export function renderOutputsDotenv(
+  outputs: readonly Output[],
+  secretValues: readonly string[] = [],
+): DotenvResult {
+  const written: string[] = [];
+  const skipped: { key: string; why: string }[] = [];
+  const lines: string[] = [];
+  let size = 0;
+  for (const output of outputs) {
+    const key = (output.OutputKey ?? '').replace(/[^A-Za-z0-9_]/g, '_');
+    const value = output.OutputValue ?? '';
+    if (!key) continue;
+    if (looksLikeSecretName(key) && !/(Name|Arn)$/.test(key)) {
+      skipped.push({ key, why: 'its name says it is secret' });
+      continue;
+    }
+    if (
+      looksLikeSecretValue(value) ||
+      secretValues.some((secret) => secret.length > 0 && value.includes(secret))
+    ) {
+      skipped.push({ key, why: 'its value looks like a secret' });
+      continue;
+    }
+    if (/[\r\n]/.test(value)) {
+      skipped.push({ key, why: 'multi-line values are not allowed in dotenv reports' });
+      continue;
+    }
+    const line = `${key}=${value}`;
+    const lineBytes = Buffer.byteLength(line, 'utf8') + 1;
+    if (size + lineBytes > DOTENV_LIMIT_BYTES) {
+      skipped.push({ key, why: 'the report would pass GitLab’s 5 KB limit' });
+      continue;
+    }
+    size += lineBytes;
+    lines.push(line);
+    written.push(key);
+  }
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', written, skipped };
+}

@@ -1,0 +1,14 @@
+/** Recognises values that must never reach a log, a report or a dotenv file. */
+
+/** GitLab token prefixes (runner, personal, deploy, pipeline trigger, CI build) and PEM private keys. */
+const SECRET_VALUE =
+  /\b(glrt|glpat|gldt|glptt|glcbt|GR1348941)[-_]?[A-Za-z0-9_-]{8,}|-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const SECRET_NAME = /token|secret|password|passwd|private.?key|credential/i;
+
+export function looksLikeSecretValue(value: string): boolean {
+  return SECRET_VALUE.test(value);
+}
+
+export function looksLikeSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
