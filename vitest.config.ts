@@ -5,6 +5,14 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Integration tests start emulator processes; two cores do not gain from more workers.
     maxWorkers: 2,
+    // In-process SDK clients must never look for real credentials: no instance
+    // metadata endpoint, no profile files, no real network.
+    env: {
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', 'junit'],

@@ -375,20 +375,23 @@ async function writeOutputs(
   log: Logger,
 ): Promise<void> {
   const outputs = stack?.Outputs ?? [];
+  // NoEcho values given in this run must not leak through an output that echoes them.
+  const secretValues = parameters.filter((p) => p.noEcho && p.value).map((p) => p.value ?? '');
+  const isSecret = (value: string) =>
+    looksLikeSecretValue(value) || secretValues.some((secret) => value.includes(secret));
   if (outputs.length > 0) {
     await log.section('outputs', 'Outputs', async () => {
       for (const output of outputs) {
         const value = output.OutputValue ?? '';
-        log.info(`  ${output.OutputKey} = ${looksLikeSecretValue(value) ? '****' : value}`);
+        log.info(`  ${output.OutputKey} = ${isSecret(value) ? '****' : value}`);
       }
     });
   }
   if (!options.outputsDotenv) return;
-  // NoEcho values given in this run must not leak through an output that echoes them.
-  const secretValues = parameters.filter((p) => p.noEcho && p.value).map((p) => p.value ?? '');
   const dotenv = renderOutputsDotenv(outputs, secretValues);
-  for (const skipped of dotenv.skipped)
+  for (const skipped of dotenv.skipped) {
     log.warn(`output ${skipped.key} left out of the dotenv report: ${skipped.why}`);
+  }
   await writeFile(options.outputsDotenv, dotenv.text, { mode: 0o644 });
   log.info(`Wrote ${dotenv.written.length} output(s) to ${options.outputsDotenv}`);
 }
