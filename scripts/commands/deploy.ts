@@ -80,6 +80,11 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
   log.info(
     `${changeSetType === 'CREATE' ? 'Creating' : 'Updating'} stack ${options.stackName} from ${options.template.path}`,
   );
+  if (options.template.compacted) {
+    log.info(
+      `Template is ${options.template.sourceBytes} bytes as written; sending it as compact JSON (${Buffer.byteLength(options.template.body)} bytes) to stay under CloudFormation's inline limit`,
+    );
+  }
   await log.section(
     'parameters',
     'Parameters',

@@ -21,7 +21,10 @@ export interface TemplateParameter {
 
 export interface LoadedTemplate {
   path: string;
+  /** What is sent to CloudFormation: the file as it is, or compact JSON when the file is too big. */
   body: string;
+  compacted: boolean;
+  sourceBytes: number;
   parameters: Map<string, TemplateParameter>;
   capabilities: Capability[];
 }
@@ -50,10 +53,18 @@ export function parseTemplate(path: string, body: string): LoadedTemplate {
   if (!isRecord(document) || !isRecord(document.Resources)) {
     throw new InputError(`template ${path} has no Resources section; is this a CloudFormation template?`);
   }
-  if (Buffer.byteLength(body, 'utf8') > MAX_TEMPLATE_BODY_BYTES) {
-    throw new InputError(
-      `template ${path} is ${Buffer.byteLength(body, 'utf8')} bytes, over CloudFormation's ${MAX_TEMPLATE_BODY_BYTES}-byte limit for inline templates; shorten it`,
-    );
+  const sourceBytes = Buffer.byteLength(body, 'utf8');
+  let bodyToSend = body;
+  if (sourceBytes > MAX_TEMPLATE_BODY_BYTES) {
+    // Comments and indentation count against the limit; the same template as
+    // compact JSON usually fits, and needs no S3 bucket.
+    bodyToSend = JSON.stringify(document);
+    const compactBytes = Buffer.byteLength(bodyToSend, 'utf8');
+    if (compactBytes > MAX_TEMPLATE_BODY_BYTES) {
+      throw new InputError(
+        `template ${path} is ${compactBytes} bytes even as compact JSON, over CloudFormation's ${MAX_TEMPLATE_BODY_BYTES}-byte limit for inline templates; split it into nested stacks`,
+      );
+    }
   }
   const unresolved = unresolvedReferences(document);
   if (unresolved.length > 0) {
@@ -66,7 +77,9 @@ export function parseTemplate(path: string, body: string): LoadedTemplate {
   }
   return {
     path,
-    body,
+    body: bodyToSend,
+    compacted: bodyToSend !== body,
+    sourceBytes,
     parameters: readParameters(document.Parameters),
     capabilities: requiredCapabilities(document),
   };

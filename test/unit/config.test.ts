@@ -66,10 +66,24 @@ describe('parseTemplate', () => {
     ['Parameters: {}\n', /has no Resources section/],
     [
       `Resources:\n  Q: {Type: AWS::SQS::Queue}\nOutputs:\n  X: {Value: ${'a'.repeat(52_000)}}\n`,
-      /over CloudFormation's 51200-byte limit/,
+      /even as compact JSON, over CloudFormation's 51200-byte limit/,
     ],
   ])('rejects a bad template: %#', (body, message) => {
     expect(() => parseTemplate('bad.yaml', body)).toThrow(message);
+  });
+
+  it('sends a template over the inline limit as compact JSON when that fits', () => {
+    const comment = `# ${'why '.repeat(40)}\n`;
+    const body = `Resources:\n${comment.repeat(400)}  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !Sub '\${AWS::StackName}-q'}\n`;
+    expect(body.length).toBeGreaterThan(51_200);
+    const template = parseTemplate('big.yaml', body);
+    expect(template.compacted).toBe(true);
+    expect(JSON.parse(template.body)).toEqual({
+      Resources: {
+        Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${AWS::StackName}-q' } } },
+      },
+    });
+    expect(parseTemplate('small.yaml', 'Resources:\n  Q: {Type: AWS::SQS::Queue}\n').compacted).toBe(false);
   });
 
   it('lists every reference to nothing at once', () => {
