@@ -4,7 +4,7 @@
  * runs alternating, for a first create and for an update with a changed
  * template. Prints the median of each and their ratio.
  *
- *   npm run bench                      # ministack, 3 rounds, test fixture template
+ *   npm run bench                      # builds dist/, ministack, 3 rounds, test fixture template
  *   BENCH_ROUNDS=5 BENCH_EMULATOR=moto npm run bench
  *   BENCH_TEMPLATE=path/to/template.yaml npm run bench
  */
@@ -44,6 +44,11 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
+  // Time the built CLI, as the image runs it, not the TypeScript sources through tsx.
+  await new Promise<void>((resolve, reject) => {
+    const build = spawn('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    build.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`build failed: ${code}`))));
+  });
   const emulator = await startEmulator(emulatorName);
   const work = await mkdtemp(join(tmpdir(), 'rf-bench-'));
   const body = await readFile(templatePath, 'utf8');
@@ -59,7 +64,7 @@ async function main(): Promise<void> {
   const ours = (stack: string, template: string) =>
     timeCommand(
       process.execPath,
-      [join(ROOT, 'bin/runner-fleet.js'), 'deploy', '--stack-name', stack, '--template-file', template],
+      [join(ROOT, 'dist/main.js'), 'deploy', '--stack-name', stack, '--template-file', template],
       env,
     );
   const awsCli = (stack: string, template: string) =>

@@ -1,32 +1,24 @@
 /**
- * One place that builds AWS clients. Region, credentials and endpoint come from
- * the standard AWS environment (AWS_REGION, AWS_ENDPOINT_URL, web identity for
- * GitLab OIDC, profiles), so the CLI adds no configuration of its own.
+ * One place that builds AWS clients, each once per region. Region,
+ * credentials and endpoint come from the standard AWS environment
+ * (AWS_REGION, AWS_ENDPOINT_URL, web identity for GitLab OIDC, profiles), so
+ * the CLI adds no configuration of its own. Clients a command may not need
+ * are imported on first use: the EC2 client alone adds half a second to
+ * start-up, which every CI job would pay.
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { InputError } from '../errors.ts';
 
-export interface AwsClients {
-  cloudFormation: CloudFormationClient;
-  autoScaling: AutoScalingClient;
-  ec2: EC2Client;
-  ssm: SSMClient;
-}
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { InputError } from '../errors.ts';
 
 export interface ClientOptions {
   region?: string;
 }
 
-const cache = new Map<string, AwsClients>();
-
-export function awsClients(options: ClientOptions = {}): AwsClients {
-  const key = options.region ?? '';
-  const cached = cache.get(key);
-  if (cached) return cached;
-  const config = {
+function clientConfig(options: ClientOptions) {
+  return {
     ...(options.region ? { region: options.region } : {}),
     // Adaptive retry adds client-side rate limiting on top of backoff: several
     // pipelines polling DescribeStackEvents on one account hit throttling, and
@@ -34,14 +26,33 @@ export function awsClients(options: ClientOptions = {}): AwsClients {
     retryMode: 'adaptive',
     maxAttempts: 8,
   };
-  const clients: AwsClients = {
-    cloudFormation: new CloudFormationClient(config),
-    autoScaling: new AutoScalingClient(config),
-    ec2: new EC2Client(config),
-    ssm: new SSMClient(config),
-  };
-  cache.set(key, clients);
-  return clients;
+}
+
+const cache = new Map<string, unknown>();
+
+function memoised<T>(kind: string, options: ClientOptions, build: () => T): T {
+  const key = `${kind}:${options.region ?? ''}`;
+  if (!cache.has(key)) cache.set(key, build());
+  return cache.get(key) as T;
+}
+
+export function cloudFormationClient(options: ClientOptions = {}): CloudFormationClient {
+  return memoised('cloudformation', options, () => new CloudFormationClient(clientConfig(options)));
+}
+
+export async function autoScalingClient(options: ClientOptions = {}): Promise<AutoScalingClient> {
+  const { AutoScalingClient } = await import('@aws-sdk/client-auto-scaling');
+  return memoised('autoscaling', options, () => new AutoScalingClient(clientConfig(options)));
+}
+
+export async function ssmClient(options: ClientOptions = {}): Promise<SSMClient> {
+  const { SSMClient } = await import('@aws-sdk/client-ssm');
+  return memoised('ssm', options, () => new SSMClient(clientConfig(options)));
+}
+
+export async function ec2Client(options: ClientOptions = {}): Promise<EC2Client> {
+  const { EC2Client } = await import('@aws-sdk/client-ec2');
+  return memoised('ec2', options, () => new EC2Client(clientConfig(options)));
 }
 
 /**
@@ -54,7 +65,7 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
   try {
     region = await client.config.region();
   } catch {
-    // handled below
+    // reported below
   }
   if (!region) {
     problems.push('no AWS region: pass --region or set AWS_REGION');

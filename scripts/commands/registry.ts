@@ -3,7 +3,7 @@
  * call of the command module. cli.ts stays a thin dispatcher.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { awsClients, checkAwsSetup } from '../aws/clients.ts';
+import { checkAwsSetup, cloudFormationClient } from '../aws/clients.ts';
 import { checkWritableFile, loadStackInputs, parsePositiveInteger } from '../config/deploy-config.ts';
 import { InputError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -76,9 +76,9 @@ default on create; NoEcho values are never printed.`,
       if (!(error instanceof InputError)) throw error;
       problems.push(...error.problems);
     }
-    const clients = awsClients(regionOption(flags));
+    const cloudFormation = cloudFormationClient(regionOption(flags));
     try {
-      await checkAwsSetup(clients.cloudFormation);
+      await checkAwsSetup(cloudFormation);
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       problems.push(...error.problems);
@@ -92,7 +92,7 @@ default on create; NoEcho values are never printed.`,
         timeoutMinutes,
         waitForOtherOperationMinutes: waitMinutes,
       },
-      { cloudFormation: clients.cloudFormation, log: context.log, signal: context.signal },
+      { cloudFormation, log: context.log, signal: context.signal },
     );
   },
 };

@@ -1,0 +1,126 @@
+/**
+ * A small GitLab REST v4 client: JSON requests, offset pagination through
+ * `x-next-page`, and errors that say what to fix. The token travels only in
+ * the request header and never appears in an error message or a log line.
+ */
+import { OperationError } from '../errors.ts';
+
+export interface GitLabClientOptions {
+  /** API root, for example https://gitlab.example.com/api/v4 (CI_API_V4_URL). */
+  apiUrl: string;
+  /** A personal, project or group access token (PRIVATE-TOKEN), or a CI job token (JOB-TOKEN). */
+  token: string;
+  tokenKind?: 'private' | 'job';
+  fetch?: typeof fetch;
+  /** Per-request time limit. */
+  timeoutMs?: number;
+}
+
+export class GitLabApiError extends OperationError {
+  readonly status: number;
+  constructor(status: number, method: string, path: string, hint: string) {
+    super(`GitLab API ${method} ${path} answered ${status}: ${hint}`);
+    this.name = 'GitLabApiError';
+    this.status = status;
+  }
+}
+
+const PER_PAGE = 100;
+/** A stuck GitLab must not hang a pipeline job; thirty seconds is generous for one API call. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export interface GitLabClient {
+  get<T>(path: string, query?: Record<string, string | number | boolean | undefined>): Promise<T>;
+  /** Every item of a paginated list, following x-next-page. */
+  getAll<T>(path: string, query?: Record<string, string | number | boolean | undefined>): Promise<T[]>;
+  post<T>(path: string, body?: unknown): Promise<T>;
+  put<T>(path: string, body?: unknown): Promise<T>;
+  delete(path: string, body?: unknown): Promise<void>;
+}
+
+export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
+  const apiUrl = options.apiUrl.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  const header = options.tokenKind === 'job' ? 'JOB-TOKEN' : 'PRIVATE-TOKEN';
+
+  async function request(
+    method: string,
+    path: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+    body?: unknown,
+  ): Promise<Response> {
+    const url = new URL(`${apiUrl}${path.startsWith('/') ? path : `/${path}`}`);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        method,
+        headers: {
+          [header]: options.token,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new OperationError(
+        `cannot reach GitLab at ${apiUrl} (${method} ${path}): ${(error as Error).message}; check CI_API_V4_URL / --gitlab-url and the network`,
+      );
+    }
+    if (!response.ok) {
+      throw new GitLabApiError(response.status, method, path, hint(response.status));
+    }
+    return response;
+  }
+
+  return {
+    async get<T>(path: string, query = {}) {
+      return (await (await request('GET', path, query)).json()) as T;
+    },
+    async getAll<T>(path: string, query = {}) {
+      const items: T[] = [];
+      let page: string | null = '1';
+      while (page) {
+        const response = await request('GET', path, { ...query, per_page: PER_PAGE, page });
+        items.push(...((await response.json()) as T[]));
+        const next = response.headers.get('x-next-page');
+        page = next && next !== page ? next : null;
+      }
+      return items;
+    },
+    async post<T>(path: string, body?: unknown) {
+      const response = await request('POST', path, {}, body ?? {});
+      return (response.status === 204 ? undefined : await response.json()) as T;
+    },
+    async put<T>(path: string, body?: unknown) {
+      return (await (await request('PUT', path, {}, body ?? {})).json()) as T;
+    },
+    async delete(path: string, body?: unknown) {
+      await request('DELETE', path, {}, body);
+    },
+  };
+}
+
+function hint(status: number): string {
+  switch (status) {
+    case 401:
+      return 'the token is missing, expired or revoked; set RUNNER_FLEET_GITLAB_TOKEN to a valid access token';
+    case 403:
+      return 'the token lacks the permission or scope for this call (api scope; Maintainer on the project, or runner ownership)';
+    case 404:
+      return 'not found, or not visible to this token; check the project, merge request or runner id';
+    case 429:
+      return 'rate limited by GitLab; retry later';
+    default:
+      return status >= 500 ? 'GitLab had an internal error; retry later' : 'the request was refused';
+  }
+}
+
+/** Reads the GitLab token from the environment only: a flag would show it in process lists and job logs. */
+export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
+  return token ? token : undefined;
+}
