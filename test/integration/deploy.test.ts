@@ -9,6 +9,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, type EmulatorName, ROOT, startEmulator } from '../support/emulator.ts';
@@ -230,6 +231,48 @@ describe.each<EmulatorName>(['ministack', 'moto'])('deploy against %s', (emulato
       expect.stringMatching(/^error: parameter Environment=staging is not allowed: use one of test, prod$/),
     ]);
     await expect(stackOf('fleet-e')).rejects.toThrow(/does not exist/);
+  });
+
+  it('stores the runner token from an environment variable as a SecureString, never printing it', async () => {
+    const token = 'glrt-integration-test-token-0123456789';
+    const args = [
+      'deploy',
+      '--stack-name',
+      'fleet-g',
+      '--template-file',
+      basic,
+      '--runner-token-from-env',
+      'FLEET_TOKEN',
+      '--runner-token-parameter',
+      '/fleet-g/runner-token',
+    ];
+    const first = await runCliProcess(args, { ...emulator.env, FLEET_TOKEN: token });
+    expect(first.code, first.output).toBe(0);
+    expect(first.stdout).toContain(
+      'Runner token stored in new SSM SecureString /fleet-g/runner-token (value not shown)',
+    );
+    expect(first.output).not.toContain(token);
+    const ssm = new SSMClient({
+      endpoint: emulator.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const stored = await ssm.send(
+      new GetParameterCommand({ Name: '/fleet-g/runner-token', WithDecryption: true }),
+    );
+    expect(stored.Parameter?.Type).toBe('SecureString');
+    expect(stored.Parameter?.Value).toBe(token);
+
+    const again = await runCliProcess(args, { ...emulator.env, FLEET_TOKEN: token });
+    expect(again.code, again.output).toBe(0);
+    expect(again.stdout).toContain('Runner token in SSM parameter /fleet-g/runner-token is up to date');
+
+    const unset = await runCliProcess(args, emulator.env);
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toContain(
+      'environment variable FLEET_TOKEN (--runner-token-from-env) is empty or unset',
+    );
+    ssm.destroy();
   });
 
   it('says which AWS setting is missing, with exit code 2', async () => {

@@ -1,0 +1,178 @@
+/** Flags and wiring of `runner-fleet roll`; the flow is in roll.ts. */
+import { autoScalingClient, checkAwsSetup, cloudFormationClient, ssmClient } from '../aws/clients.ts';
+import { instanceRefreshApi } from '../aws/instance-refresh.ts';
+import { parsePositiveInteger } from '../config/deploy-config.ts';
+import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { InputError } from '../errors.ts';
+import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
+import { findManagerForInstance, listManagers, resolveRunnerId } from '../gitlab/runners.ts';
+import { asString, type CommandSpec, regionOption } from './command-spec.ts';
+import { roll } from './roll.ts';
+
+export const rollCommand: CommandSpec = {
+  name: 'roll',
+  summary: 'roll the fleet onto the latest AMI and runner release with an instance refresh',
+  usage: `runner-fleet roll --stack-name NAME [options]
+
+  --stack-name NAME                 the fleet stack
+  --region REGION                   AWS region (default: AWS_REGION)
+  --dry-run                         print what is out of date and stop
+  --force                           refresh every instance even if nothing looks out of date
+  --min-healthy-percentage N        capacity kept in service during the refresh (default 100)
+  --max-healthy-percentage N        capacity allowed above desired, 100-200 (default 200:
+                                    launch the replacement before terminating)
+  --instance-warmup SECONDS         time a new instance needs before it counts as healthy
+  --checkpoint-percentages LIST     pause points, e.g. 50,100
+  --no-auto-rollback                keep new instances when the refresh fails
+  --wait-minutes N                  longest wait for the refresh (default 120)
+  --timeout-minutes N               longest wait for the stack update (default 60)
+  --runner-id N                     the fleet's GitLab runner (or RUNNER_FLEET_RUNNER_TOKEN)
+  --gitlab-url URL                  GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
+  --runner-releases-url URL         where to read the latest gitlab-runner release
+                                    (default ${RUNNER_LATEST_RELEASE_URL})
+
+Out of date means: the AMI behind the stack's SSM parameter moved (the stack is
+updated first), instances run an older launch template version, or (with
+RUNNER_FLEET_GITLAB_TOKEN) runner managers report another gitlab-runner version.
+Every replaced instance drains its jobs through the terminate lifecycle hook.`,
+  options: {
+    'stack-name': { type: 'string' },
+    region: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
+    'min-healthy-percentage': { type: 'string' },
+    'max-healthy-percentage': { type: 'string' },
+    'instance-warmup': { type: 'string' },
+    'checkpoint-percentages': { type: 'string' },
+    'no-auto-rollback': { type: 'boolean' },
+    'wait-minutes': { type: 'string' },
+    'timeout-minutes': { type: 'string' },
+    'runner-id': { type: 'string' },
+    'gitlab-url': { type: 'string' },
+    'runner-releases-url': { type: 'string' },
+  },
+  async run(flags, context) {
+    const problems: string[] = [];
+    const stackName = asString(flags['stack-name']);
+    if (!stackName) problems.push('missing --stack-name NAME');
+    const minHealthy = percentage(
+      '--min-healthy-percentage',
+      asString(flags['min-healthy-percentage']),
+      100,
+      0,
+      100,
+      problems,
+    );
+    const maxHealthy = percentage(
+      '--max-healthy-percentage',
+      asString(flags['max-healthy-percentage']),
+      200,
+      100,
+      200,
+      problems,
+    );
+    if (maxHealthy - minHealthy > 100) {
+      problems.push(
+        '--max-healthy-percentage minus --min-healthy-percentage may be at most 100 (an AWS rule)',
+      );
+    }
+    const warmupRaw = asString(flags['instance-warmup']);
+    const instanceWarmupSeconds =
+      warmupRaw === undefined
+        ? undefined
+        : parsePositiveInteger('--instance-warmup', warmupRaw, 300, problems);
+    const checkpoints = (asString(flags['checkpoint-percentages']) ?? '')
+      .split(',')
+      .filter((item) => item.trim() !== '')
+      .map((item) => Number(item.trim()));
+    if (checkpoints.some((n) => !Number.isInteger(n) || n < 1 || n > 100) || !isAscending(checkpoints)) {
+      problems.push('invalid --checkpoint-percentages: give rising whole numbers from 1 to 100, e.g. 50,100');
+    }
+    const waitMinutes = parsePositiveInteger(
+      '--wait-minutes',
+      asString(flags['wait-minutes']),
+      120,
+      problems,
+    );
+    const timeoutMinutes = parsePositiveInteger(
+      '--timeout-minutes',
+      asString(flags['timeout-minutes']),
+      60,
+      problems,
+    );
+    const runnerIdRaw = asString(flags['runner-id']);
+    const runnerIdFlag =
+      runnerIdRaw === undefined ? undefined : parsePositiveInteger('--runner-id', runnerIdRaw, 0, problems);
+
+    const cloudFormation = cloudFormationClient(regionOption(flags));
+    try {
+      await checkAwsSetup(cloudFormation);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(...error.problems);
+    }
+    if (problems.length > 0 || !stackName) throw new InputError(problems);
+
+    const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
+    const runnerToken = runnerTokenFromEnv(context.env);
+    const autoScaling = await autoScalingClient(regionOption(flags));
+    await roll(
+      {
+        stackName,
+        dryRun: flags['dry-run'] === true,
+        force: flags.force === true,
+        minHealthyPercentage: minHealthy,
+        maxHealthyPercentage: maxHealthy,
+        instanceWarmupSeconds,
+        checkpointPercentages: checkpoints,
+        autoRollback: flags['no-auto-rollback'] !== true,
+        waitMinutes,
+        timeoutMinutes,
+      },
+      {
+        cloudFormation,
+        autoScaling,
+        ssm: await ssmClient(regionOption(flags)),
+        refresh: instanceRefreshApi(autoScaling),
+        log: context.log,
+        signal: context.signal,
+        latestRunnerVersion: () => latestRunnerRelease(asString(flags['runner-releases-url'])),
+        async instanceRunnerVersions(instanceIds) {
+          if (!gitlab) return undefined;
+          const runnerId =
+            runnerIdFlag ??
+            (runnerToken ? (await resolveRunnerId(gitlab.client, runnerToken)).id : undefined);
+          if (runnerId === undefined) return undefined;
+          const managers = await listManagers(gitlab.client, runnerId);
+          const versions = new Map<string, string>();
+          for (const instanceId of instanceIds) {
+            const version = findManagerForInstance(managers, instanceId)?.version;
+            if (version) versions.set(instanceId, version);
+          }
+          return versions;
+        },
+      },
+    );
+  },
+};
+
+function percentage(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`invalid ${flag} ${raw}: expected a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
+}
+
+function isAscending(values: readonly number[]): boolean {
+  return values.every((value, index) => index === 0 || value > (values[index - 1] ?? 0));
+}

@@ -1,0 +1,35 @@
+/**
+ * How a command reaches GitLab: the API URL from --gitlab-url or the CI
+ * variables, the API token and the runner token from the environment only
+ * (a flag would show them in process lists and job logs).
+ */
+import { createGitLabClient, type GitLabClient } from '../gitlab/client.ts';
+
+export interface GitLabAccess {
+  apiUrl: string;
+  client: GitLabClient;
+}
+
+/** The API root: --gitlab-url (instance or API URL), else CI_API_V4_URL, else CI_SERVER_URL. */
+export function gitlabApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const base = flag ?? env.CI_API_V4_URL ?? env.CI_SERVER_URL;
+  if (!base) return undefined;
+  const trimmed = base.replace(/\/+$/, '');
+  return trimmed.endsWith('/api/v4') ? trimmed : `${trimmed}/api/v4`;
+}
+
+/** A client when both a URL and RUNNER_FLEET_GITLAB_TOKEN are there; undefined otherwise (GitLab checks are then skipped). */
+export function optionalGitLabAccess(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): GitLabAccess | undefined {
+  const apiUrl = gitlabApiUrl(flag, env);
+  const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
+  if (!apiUrl || !token) return undefined;
+  return { apiUrl, client: createGitLabClient({ apiUrl, token }) };
+}
+
+export function runnerTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.RUNNER_FLEET_RUNNER_TOKEN?.trim();
+  return token ? token : undefined;
+}
