@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Auto Scaling calls made by the instance itself: lifecycle heartbeats and
+# completion, scale-in protection, and the fleet's slot metrics.
+# Requires lib/common.sh and lib/imds.sh; RF_INSTANCE_ID, RF_ASG_NAME and
+# RF_REGION must be set (fleet_identity does it).
+
+# fleet_identity: resolve who we are from IMDS once per process.
+fleet_identity() {
+  RF_INSTANCE_ID="$(imds_instance_id)" || die "cannot read instance-id from IMDS at $RF_IMDS_ENDPOINT"
+  # RF_ASG_NAME from the environment wins: for emulators without instance tags.
+  [[ -n "${RF_ASG_NAME:-}" ]] || RF_ASG_NAME="$(imds_asg_name)" ||
+    die "cannot read tag aws:autoscaling:groupName from IMDS; the launch template must enable InstanceMetadataTags"
+  if [[ -z "${RF_REGION:-}" ]]; then
+    RF_REGION="$(imds_region)" || die "cannot read the region from IMDS"
+  fi
+  export RF_INSTANCE_ID RF_ASG_NAME RF_REGION
+}
+
+_asg() { aws --region "$RF_REGION" autoscaling "$@"; }
+
+# lifecycle_heartbeat HOOK: extend the hook's timeout by RF_HEARTBEAT_TIMEOUT.
+lifecycle_heartbeat() {
+  local hook="$1"
+  [[ -n "$hook" ]] || return 0
+  if _asg record-lifecycle-action-heartbeat --lifecycle-hook-name "$hook" \
+    --auto-scaling-group-name "$RF_ASG_NAME" --instance-id "$RF_INSTANCE_ID" >/dev/null; then
+    log_info "heartbeat sent for lifecycle hook $hook"
+  else
+    log_warn "heartbeat for lifecycle hook $hook failed"
+    return 1
+  fi
+}
+
+# lifecycle_complete HOOK RESULT: CONTINUE or ABANDON the pending action.
+lifecycle_complete() {
+  local hook="$1" result="$2"
+  [[ -n "$hook" ]] || {
+    log_warn "no lifecycle hook configured; nothing to complete ($result)"
+    return 0
+  }
+  if retry "complete-lifecycle-action $result" _asg complete-lifecycle-action --lifecycle-hook-name "$hook" \
+    --auto-scaling-group-name "$RF_ASG_NAME" --instance-id "$RF_INSTANCE_ID" \
+    --lifecycle-action-result "$result" >/dev/null; then
+    log_info "lifecycle action $hook completed with $result"
+  else
+    log_error "could not complete lifecycle action $hook with $result; the hook times out after RF_HEARTBEAT_TIMEOUT"
+    return 1
+  fi
+}
+
+# heartbeat_loop_start HOOK / heartbeat_loop_stop: heartbeats in the
+# background while a long foreground step (patching) runs.
+_heartbeat_pid=""
+heartbeat_loop_start() {
+  local hook="$1"
+  [[ -n "$hook" ]] || return 0
+  (
+    trap - ERR
+    while sleep "$RF_HEARTBEAT_INTERVAL_SECONDS"; do
+      lifecycle_heartbeat "$hook" || true
+    done
+  ) &
+  _heartbeat_pid=$!
+}
+heartbeat_loop_stop() {
+  if [[ -n "$_heartbeat_pid" ]]; then
+    kill "$_heartbeat_pid" 2>/dev/null || true
+    wait "$_heartbeat_pid" 2>/dev/null || true
+    _heartbeat_pid=""
+  fi
+}
+
+# scale_in_protection_set true|false
+scale_in_protection_set() {
+  local flag="--protected-from-scale-in"
+  [[ "$1" == true ]] || flag="--no-protected-from-scale-in"
+  _asg set-instance-protection --instance-ids "$RF_INSTANCE_ID" \
+    --auto-scaling-group-name "$RF_ASG_NAME" "$flag" >/dev/null
+}
+
+# metrics_publish BUSY CONCURRENT: the three slot metrics of the contract.
+metrics_publish() {
+  local busy="$1" concurrent="$2" saturation=0
+  ((concurrent > 0)) && saturation=$((busy * 100 / concurrent))
+  local dim="Name=AutoScalingGroupName,Value=$RF_ASG_NAME"
+  aws --region "$RF_REGION" cloudwatch put-metric-data --namespace "$RF_METRICS_NAMESPACE" --metric-data \
+    "MetricName=BusyJobSlots,Unit=Count,Value=$busy,Dimensions=[{$dim}]" \
+    "MetricName=ConcurrentJobSlots,Unit=Count,Value=$concurrent,Dimensions=[{$dim}]" \
+    "MetricName=JobSlotSaturation,Unit=Percent,Value=$saturation,Dimensions=[{$dim}]" >/dev/null
+}

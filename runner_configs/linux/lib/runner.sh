@@ -1,0 +1,275 @@
+# shellcheck shell=bash
+# Everything about gitlab-runner on this host: install, token, config.toml,
+# register, verify, service control, busy slots, drain, unregister.
+# Requires lib/common.sh.
+
+readonly RF_RUNNER_SERVICE="${RF_RUNNER_SERVICE:-gitlab-runner.service}"
+readonly RF_RUNNER_CONFIG="$RF_RUNNER_CONFIG_DIR/config.toml"
+readonly RF_RUNNER_SYSTEM_ID_FILE="$RF_RUNNER_CONFIG_DIR/.runner_system_id"
+# gitlab-runner accepts a .runner_system_id only if it matches this pattern
+# (commands/internal/configfile/system_id_state.go, loadFromFile); any other
+# content is silently replaced by a generated id.
+readonly RF_SYSTEM_ID_PATTERN='^[sr]_[0-9a-zA-Z]{12}$'
+
+# runner_system_id INSTANCE_ID: "s_" + the last 12 hex digits of the instance
+# id (left-padded with 0 for 8-digit legacy ids). Deterministic, so tools can
+# find the runner manager of an instance; the same rule lives in
+# windows/lib/Runner.ps1 (Get-RunnerSystemId) and scripts/gitlab/system-id.ts.
+runner_system_id() {
+  local id="${1,,}" hex
+  [[ "$id" =~ ^i-([0-9a-f]{8}|[0-9a-f]{17})$ ]] || {
+    log_error "not an EC2 instance id: '$1'"
+    return 1
+  }
+  hex="${BASH_REMATCH[1]}"
+  hex="000000000000$hex"
+  printf 's_%s\n' "${hex: -12}"
+}
+
+# runner_write_system_id INSTANCE_ID: write .runner_system_id (0600) before
+# the runner ever starts, so it never generates a random one.
+runner_write_system_id() {
+  local sid
+  sid="$(runner_system_id "$1")"
+  [[ "$sid" =~ $RF_SYSTEM_ID_PATTERN ]] || die "derived system_id $sid does not match $RF_SYSTEM_ID_PATTERN"
+  mkdir -p "$RF_RUNNER_CONFIG_DIR"
+  chmod 0700 "$RF_RUNNER_CONFIG_DIR"
+  if printf '%s\n' "$sid" | write_if_changed "$RF_RUNNER_SYSTEM_ID_FILE" 0600; then
+    log_info "system_id $sid written to $RF_RUNNER_SYSTEM_ID_FILE"
+  fi
+}
+
+# runner_installed_version: print the installed gitlab-runner version, or fail.
+runner_installed_version() {
+  command -v gitlab-runner >/dev/null 2>&1 || return 1
+  gitlab-runner --version 2>/dev/null | awk '/^Version:/ {print $2; exit}'
+}
+
+_pkg_kind() {
+  if command -v dnf >/dev/null 2>&1; then echo rpm; elif command -v apt-get >/dev/null 2>&1; then echo deb; else return 1; fi
+}
+
+# pkg_install PACKAGE_OR_FILE...: install OS packages with the native tool.
+pkg_install() {
+  case "$(_pkg_kind)" in
+    rpm) retry "dnf install $*" dnf install -y -q "$@" ;;
+    deb) retry "apt-get install $*" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ;;
+    *) die "no supported package manager (dnf or apt-get)" ;;
+  esac
+}
+
+# runner_install VERSION: install gitlab-runner (and its helper images) from
+# GitLab's official package bucket, checked against the release's SHA-256 list.
+runner_install() {
+  local want="$1" have kind arch dir ref
+  have="$(runner_installed_version || true)"
+  if [[ -n "$have" && ("$want" == latest || "$have" == "$want") ]]; then
+    log_info "gitlab-runner $have already installed"
+    return 0
+  fi
+  kind="$(_pkg_kind)" || die "no supported package manager (dnf or apt-get)"
+  case "$(uname -m)" in
+    x86_64) arch=$([[ $kind == rpm ]] && echo x86_64 || echo amd64) ;;
+    aarch64) arch=$([[ $kind == rpm ]] && echo aarch64 || echo arm64) ;;
+    *) die "unsupported architecture $(uname -m)" ;;
+  esac
+  ref="latest"
+  [[ "$want" == latest ]] || ref="v$want"
+  dir="$(mktemp -d)"
+  mkdir -p "$dir/$kind"
+  local base="${RF_RUNNER_DOWNLOAD_BASE%/}/$ref" file
+  for file in "$kind/gitlab-runner-helper-images.$kind" "$kind/gitlab-runner_$arch.$kind" release.sha256; do
+    retry "download $file" curl -fsSL --max-time "$RF_DOWNLOAD_MAX_TIME_SECONDS" -o "$dir/$file" "$base/$file" ||
+      die "cannot download $base/$file; check RF_RUNNER_VERSION=$want and outbound HTTPS"
+  done
+  (cd "$dir" && sha256sum --quiet --ignore-missing -c release.sha256) ||
+    die "gitlab-runner packages for $ref do not match release.sha256; refusing to install"
+  pkg_install "$dir/$kind/gitlab-runner-helper-images.$kind" "$dir/$kind/gitlab-runner_$arch.$kind"
+  rm -rf "$dir"
+  log_info "installed gitlab-runner $(runner_installed_version || echo '?')"
+}
+
+# runner_read_token: print the runner token from SSM or Secrets Manager
+# (RF_TOKEN_SOURCE). Callers keep it in a variable; it is never logged.
+runner_read_token() {
+  local source="$RF_TOKEN_SOURCE" token
+  case "$source" in
+    ssm:?*)
+      token="$(aws --region "$RF_REGION" ssm get-parameter --with-decryption \
+        --name "${source#ssm:}" --query Parameter.Value --output text)" ||
+        die "cannot read the runner token from SSM parameter ${source#ssm:}; check the name and the instance role"
+      ;;
+    secretsmanager:?*)
+      token="$(aws --region "$RF_REGION" secretsmanager get-secret-value \
+        --secret-id "${source#secretsmanager:}" --query SecretString --output text)" ||
+        die "cannot read the runner token from secret ${source#secretsmanager:}; check the name and the instance role"
+      ;;
+    *) die "RF_TOKEN_SOURCE must be ssm:<name> or secretsmanager:<id>, got '$source'" ;;
+  esac
+  [[ -n "$token" && "$token" != None ]] || die "the runner token at $source is empty"
+  if [[ "${RF_TOKEN_KIND:-authentication}" == authentication && "$token" != glrt-* ]]; then
+    die "the token at $source is not a glrt- runner authentication token (RF_TOKEN_KIND=authentication)"
+  fi
+  printf '%s' "$token"
+}
+
+# runner_write_global_config CONCURRENT: the global part of config.toml;
+# register appends the [[runners]] entry. Written only before registration.
+runner_write_global_config() {
+  local concurrent="$1"
+  if runner_is_registered; then
+    log_info "config.toml already registered; global settings kept"
+    return 0
+  fi
+  mkdir -p "$RF_RUNNER_CONFIG_DIR"
+  (
+    umask 077
+    write_if_changed "$RF_RUNNER_CONFIG" 0600 <<TOML || true
+# Written by runner-fleet; the [[runners]] entry is added by gitlab-runner register.
+concurrent = $concurrent
+check_interval = 3
+# Bounds only the forceful path (SIGTERM); a drain uses SIGQUIT and waits for jobs.
+shutdown_timeout = $RF_RUNNER_SHUTDOWN_TIMEOUT_SECONDS
+# Prometheus metrics for the lifecycle agent (busy slots); loopback only.
+listen_address = "127.0.0.1:9252"
+
+[session_server]
+  session_timeout = 1800
+TOML
+  )
+}
+
+# runner_cache_toml: the [runners.cache] block for the stack's S3 bucket.
+runner_cache_toml() {
+  [[ -n "${RF_CACHE_BUCKET:-}" ]] || return 0
+  cat <<TOML
+  [runners.cache]
+    Type = "s3"
+    Shared = true
+    [runners.cache.s3]
+      BucketName = "$RF_CACHE_BUCKET"
+      BucketLocation = "$RF_REGION"
+      AuthenticationType = "iam"
+TOML
+}
+
+runner_is_registered() {
+  [[ -f "$RF_RUNNER_CONFIG" ]] && grep -q '^\[\[runners\]\]' "$RF_RUNNER_CONFIG"
+}
+
+# runner_register NAME EXECUTOR TEMPLATE_FILE [EXTRA_ARGS...]: register
+# non-interactively. The token travels only in the child's environment
+# (CI_SERVER_TOKEN / REGISTRATION_TOKEN), never in argv, so `ps` cannot show it.
+runner_register() {
+  local name="$1" executor="$2" template="$3" token
+  shift 3
+  if runner_is_registered; then
+    log_info "config.toml already has a runner; not registering again"
+    return 0
+  fi
+  token="$(runner_read_token)"
+  local args=(register --non-interactive --config "$RF_RUNNER_CONFIG" --template-config "$template"
+    --url "$RF_GITLAB_URL" --name "$name" --executor "$executor" "$@")
+  local status=0
+  if [[ "${RF_TOKEN_KIND:-authentication}" == registration ]]; then
+    REGISTRATION_TOKEN="$token" gitlab-runner "${args[@]}" --tag-list "${RF_RUNNER_TAGS:-}" || status=$?
+  else
+    CI_SERVER_TOKEN="$token" gitlab-runner "${args[@]}" || status=$?
+  fi
+  token=""
+  ((status == 0)) || die "gitlab-runner register failed (exit $status): check the token at $RF_TOKEN_SOURCE and that $RF_GITLAB_URL is reachable"
+  chmod 0600 "$RF_RUNNER_CONFIG"
+  log_info "registered runner $name ($executor)"
+}
+
+# runner_verify: `gitlab-runner verify` exits 0 with no runners at all, so
+# also require a [[runners]] entry.
+runner_verify() {
+  runner_is_registered || die "config.toml has no [[runners]] entry; registration did not happen"
+  local attempt=1
+  until gitlab-runner verify --config "$RF_RUNNER_CONFIG"; do
+    ((attempt < RF_VERIFY_ATTEMPTS)) ||
+      die "gitlab-runner verify failed $attempt times: the token was rejected or $RF_GITLAB_URL is unreachable"
+    sleep "$((RF_RETRY_BASE_SECONDS * attempt))"
+    attempt=$((attempt + 1))
+  done
+  log_info "gitlab-runner verify succeeded"
+}
+
+# runner_install_dropin MAX_DRAIN_SECONDS: systemd stop = SIGQUIT (stop
+# taking jobs, exit when running jobs end), never SIGTERM (aborts jobs).
+# TimeoutStopSec outlasts the longest drain so systemd never escalates early.
+runner_install_dropin() {
+  local max_drain="$1"
+  write_if_changed "$RF_SYSTEMD_DIR/$RF_RUNNER_SERVICE.d/10-runner-fleet-drain.conf" 0644 <<UNIT || return 0
+# runner-fleet: graceful drain on stop (see runner_configs/README.md).
+[Service]
+KillSignal=SIGQUIT
+KillMode=process
+TimeoutStopSec=$((max_drain + RF_FORCED_STOP_WAIT_SECONDS + 60))
+StandardOutput=append:$RF_LOG_DIR/gitlab-runner.log
+StandardError=append:$RF_LOG_DIR/gitlab-runner.log
+UNIT
+  systemctl daemon-reload
+}
+
+# runner_service_start: enable and start the service, wait until active.
+runner_service_start() {
+  systemctl is-enabled --quiet "$RF_RUNNER_SERVICE" || systemctl enable --quiet "$RF_RUNNER_SERVICE"
+  systemctl is-active --quiet "$RF_RUNNER_SERVICE" || systemctl start "$RF_RUNNER_SERVICE"
+  local waited=0
+  until systemctl is-active --quiet "$RF_RUNNER_SERVICE"; do
+    ((waited < RF_SERVICE_START_TIMEOUT_SECONDS)) || die "$RF_RUNNER_SERVICE not active after ${waited}s"
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+runner_service_active() { systemctl is-active --quiet "$RF_RUNNER_SERVICE"; }
+
+# runner_metric NAME: sum of one metric over all label sets; fails when the
+# endpoint does not answer.
+runner_metric() {
+  local name="$1" text
+  text="$(curl -fsS --max-time 5 "$RF_RUNNER_METRICS_URL")" || return 1
+  awk -v m="$name" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }' <<<"$text"
+}
+runner_busy_jobs() { runner_metric gitlab_runner_jobs; }
+
+# runner_drain_begin: stop taking new jobs now. With the drop-in, systemd
+# sends SIGQUIT; --no-block returns at once so the caller can heartbeat.
+runner_drain_begin() {
+  runner_install_dropin "$RF_MAX_DRAIN_SECONDS"
+  log_info "stopping $RF_RUNNER_SERVICE with SIGQUIT: no new jobs, running jobs continue"
+  systemctl stop --no-block "$RF_RUNNER_SERVICE"
+}
+
+# runner_force_stop: the drain ran out of time; SIGTERM aborts the jobs so
+# GitLab marks them failed instead of leaving them running until timeout.
+runner_force_stop() {
+  log_warn "sending SIGTERM to $RF_RUNNER_SERVICE: running jobs are aborted"
+  systemctl kill --signal=SIGTERM "$RF_RUNNER_SERVICE" || true
+  local waited=0
+  while runner_service_active && ((waited < RF_FORCED_STOP_WAIT_SECONDS)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+# runner_unregister: remove this host's runner manager only. With glrt-
+# tokens `unregister --all-runners` calls DELETE /api/v4/runners/managers
+# with this host's system_id (commands/unregister.go), leaving other
+# instances of the same runner alone.
+runner_unregister() {
+  if ! runner_is_registered; then
+    log_info "no runner in config.toml; nothing to unregister"
+    return 0
+  fi
+  gitlab-runner unregister --config "$RF_RUNNER_CONFIG" --all-runners || return 1
+  # gitlab-runner logs a failed unregister but keeps the entry and exits 0.
+  if runner_is_registered; then
+    log_error "gitlab-runner unregister left the runner in config.toml"
+    return 1
+  fi
+  log_info "runner manager unregistered"
+}

@@ -1,0 +1,129 @@
+# Shared helpers for every runner-fleet script on Windows: paths, named
+# timeouts, logging, the fleet.env parser, retry with back-off, step
+# tracking. Dot-sourced, never run. Mirrors runner_configs/linux/lib/common.sh.
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+function Get-Setting([string]$Name, $Default) {
+    $value = [Environment]::GetEnvironmentVariable($Name)
+    if ([string]::IsNullOrEmpty($value)) { return $Default }
+    return $value
+}
+
+# ---- paths (production defaults; overridable like the Linux scripts) ----
+$script:RfRoot = Get-Setting 'RF_INSTALL_DIR' 'C:\ProgramData\runner-fleet'
+$script:RfEnvFile = Get-Setting 'RF_ENV_FILE' (Join-Path $script:RfRoot 'fleet.env')
+$script:RfStateDir = Get-Setting 'RF_STATE_DIR' (Join-Path $script:RfRoot 'state')
+$script:RfLogDir = Get-Setting 'RF_LOG_DIR' (Join-Path $script:RfRoot 'logs')
+$script:RfRunnerDir = Get-Setting 'RF_RUNNER_CONFIG_DIR' 'C:\GitLab-Runner'
+$script:RfRunnerMetricsUrl = Get-Setting 'RF_RUNNER_METRICS_URL' 'http://127.0.0.1:9252/metrics'
+$script:RfRunnerDownloadBase = Get-Setting 'RF_RUNNER_DOWNLOAD_BASE' 'https://gitlab-runner-downloads.s3.amazonaws.com'
+
+# ---- named timeouts: same names, values and reasons as lib/common.sh ----
+# Agent loop period: a spot notice gives 120 s; 5 s polling loses at most 5 s.
+$script:RfPollIntervalSeconds = [int](Get-Setting 'RF_POLL_INTERVAL_SECONDS' 5)
+# The contract publishes slot metrics every 60 s (CloudWatch standard resolution).
+$script:RfMetricsIntervalSeconds = [int](Get-Setting 'RF_METRICS_INTERVAL_SECONDS' 60)
+# Kept back from the 2-minute spot notice to unregister and flush logs.
+$script:RfSpotUnregisterReserveSeconds = [int](Get-Setting 'RF_SPOT_UNREGISTER_RESERVE_SECONDS' 20)
+$script:RfSpotNoticeSeconds = [int](Get-Setting 'RF_SPOT_NOTICE_SECONDS' 120)
+# config.toml shutdown_timeout: bounds only the forceful path.
+$script:RfRunnerShutdownTimeoutSeconds = [int](Get-Setting 'RF_RUNNER_SHUTDOWN_TIMEOUT_SECONDS' 30)
+# Wait after the forced stop: the runner's shutdown_timeout plus teardown margin.
+$script:RfForcedStopWaitSeconds = [int](Get-Setting 'RF_FORCED_STOP_WAIT_SECONDS' ($script:RfRunnerShutdownTimeoutSeconds + 15))
+# The service starts in seconds; 60 s covers a slow first Docker start.
+$script:RfServiceStartTimeoutSeconds = [int](Get-Setting 'RF_SERVICE_START_TIMEOUT_SECONDS' 60)
+# IMDS is link-local: 5 s without an answer means unwell, retry.
+$script:RfImdsMaxTimeSeconds = [int](Get-Setting 'RF_IMDS_MAX_TIME_SECONDS' 5)
+# 1+2+4+8 s of back-off rides out IMDS throttling and brief restarts.
+$script:RfRetryAttempts = [int](Get-Setting 'RF_RETRY_ATTEMPTS' 5)
+$script:RfRetryBaseSeconds = [int](Get-Setting 'RF_RETRY_BASE_SECONDS' 1)
+# IMDSv2 token: the maximum lifetime (6 h), renewed every hour.
+$script:RfImdsTokenTtlSeconds = [int](Get-Setting 'RF_IMDS_TOKEN_TTL_SECONDS' 21600)
+$script:RfImdsTokenRenewSeconds = [int](Get-Setting 'RF_IMDS_TOKEN_RENEW_SECONDS' 3600)
+# Runner binary download (~60 MB).
+$script:RfDownloadMaxTimeSeconds = [int](Get-Setting 'RF_DOWNLOAD_MAX_TIME_SECONDS' 900)
+# verify attempts: a blip at boot versus a wrong token or no route.
+$script:RfVerifyAttempts = [int](Get-Setting 'RF_VERIFY_ATTEMPTS' 3)
+
+$env:AWS_RETRY_MODE = Get-Setting 'AWS_RETRY_MODE' 'standard'
+$env:AWS_MAX_ATTEMPTS = Get-Setting 'AWS_MAX_ATTEMPTS' '5'
+
+$script:RfScriptName = 'runner-fleet'
+$script:RfCurrentStep = 'start'
+
+function Write-FleetLog([string]$Level, [string]$Message) {
+    $line = '{0} {1}[{2}] {3} step={4}: {5}' -f (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'),
+        $script:RfScriptName, $PID, $Level, $script:RfCurrentStep, $Message
+    [Console]::Error.WriteLine($line)
+    if (Test-Path -LiteralPath $script:RfLogDir) {
+        Add-Content -LiteralPath (Join-Path $script:RfLogDir "$($script:RfScriptName).log") -Value $line -Encoding UTF8
+    }
+}
+
+function Stop-WithError([string]$Message) {
+    Write-FleetLog 'ERROR' $Message
+    throw $Message
+}
+
+# Read-FleetEnv: the RF_* keys of fleet.env, verbatim, never evaluated.
+function Read-FleetEnv([string]$Path = $script:RfEnvFile) {
+    if (-not (Test-Path -LiteralPath $Path)) {
+        Stop-WithError "environment file $Path is missing; the UserData bootstrap writes it"
+    }
+    $n = 0
+    foreach ($line in Get-Content -LiteralPath $Path -Encoding UTF8) {
+        $n++
+        if ([string]::IsNullOrWhiteSpace($line) -or $line.StartsWith('#')) { continue }
+        if ($line -match '^(RF_[A-Z0-9_]+)=(.*)$') {
+            [Environment]::SetEnvironmentVariable($Matches[1], $Matches[2], 'Process')
+        } else {
+            Write-FleetLog 'WARN' "ignoring line $n of ${Path}: not an RF_KEY=value line"
+        }
+    }
+}
+
+function Assert-FleetSettings([string[]]$Keys) {
+    $missing = @($Keys | Where-Object { [string]::IsNullOrEmpty([Environment]::GetEnvironmentVariable($_)) })
+    if ($missing.Count -gt 0) { Stop-WithError "missing in $($script:RfEnvFile): $($missing -join ' ')" }
+}
+
+function Invoke-WithRetry([string]$What, [scriptblock]$Action) {
+    $delay = $script:RfRetryBaseSeconds
+    for ($attempt = 1; ; $attempt++) {
+        try { return & $Action }
+        catch {
+            if ($attempt -ge $script:RfRetryAttempts) {
+                Write-FleetLog 'WARN' "$What failed after $attempt attempts: $($_.Exception.Message)"
+                throw
+            }
+            Write-FleetLog 'WARN' "$What failed (attempt $attempt/$($script:RfRetryAttempts)); retrying in ${delay}s"
+            Start-Sleep -Seconds $delay
+            $delay *= 2
+        }
+    }
+}
+
+function Invoke-Step([string]$Name, [scriptblock]$Action) {
+    $script:RfCurrentStep = $Name
+    Write-FleetLog 'INFO' 'begin'
+    & $Action
+    Write-FleetLog 'INFO' 'done'
+}
+
+# Write-FileIfChanged: returns $true when it wrote.
+function Write-FileIfChanged([string]$Path, [string]$Content) {
+    $dir = Split-Path -Parent $Path
+    if (-not (Test-Path -LiteralPath $dir)) { New-Item -ItemType Directory -Path $dir -Force | Out-Null }
+    if ((Test-Path -LiteralPath $Path) -and ((Get-Content -LiteralPath $Path -Raw) -eq $Content)) { return $false }
+    [IO.File]::WriteAllText($Path, $Content, (New-Object Text.UTF8Encoding($false)))
+    return $true
+}
+
+function Set-Marker([string]$Name) {
+    New-Item -ItemType Directory -Path $script:RfStateDir -Force | Out-Null
+    Set-Content -LiteralPath (Join-Path $script:RfStateDir $Name) -Value ((Get-Date).ToUniversalTime().ToString('o'))
+}
+function Test-Marker([string]$Name) { Test-Path -LiteralPath (Join-Path $script:RfStateDir $Name) }
+
+function Get-EpochNow { [int][DateTimeOffset]::UtcNow.ToUnixTimeSeconds() }

@@ -1,0 +1,220 @@
+# gitlab-runner on this host; mirrors runner_configs/linux/lib/runner.sh.
+# On Windows the runner turns a service stop (SCM stop) into SIGQUIT, a
+# graceful drain (commands/multi.go in gitlab-runner), so Stop-Service drains.
+Set-StrictMode -Version Latest
+
+$script:RfRunnerService = 'gitlab-runner'
+$script:RfRunnerExe = Join-Path $script:RfRunnerDir 'gitlab-runner.exe'
+$script:RfRunnerConfig = Join-Path $script:RfRunnerDir 'config.toml'
+$script:RfRunnerSystemIdFile = Join-Path $script:RfRunnerDir '.runner_system_id'
+# Accepted by gitlab-runner (commands/internal/configfile/system_id_state.go).
+$script:RfSystemIdPattern = '^[sr]_[0-9a-zA-Z]{12}$'
+
+# Get-RunnerSystemId: "s_" + last 12 hex digits of the instance id (legacy
+# 8-digit ids left-padded with 0). Same rule as runner_system_id in bash.
+function Get-RunnerSystemId([string]$InstanceId) {
+    $id = $InstanceId.ToLowerInvariant()
+    if ($id -notmatch '^i-([0-9a-f]{8}|[0-9a-f]{17})$') { throw "not an EC2 instance id: '$InstanceId'" }
+    $hex = ('000000000000' + $Matches[1])
+    return 's_' + $hex.Substring($hex.Length - 12)
+}
+
+function Write-RunnerSystemId([string]$InstanceId) {
+    $sid = Get-RunnerSystemId $InstanceId
+    if ($sid -notmatch $script:RfSystemIdPattern) { Stop-WithError "derived system_id $sid does not match $($script:RfSystemIdPattern)" }
+    New-Item -ItemType Directory -Path $script:RfRunnerDir -Force | Out-Null
+    if (Write-FileIfChanged $script:RfRunnerSystemIdFile "$sid`n") {
+        Protect-RunnerFile $script:RfRunnerSystemIdFile
+        Write-FleetLog 'INFO' "system_id $sid written to $($script:RfRunnerSystemIdFile)"
+    }
+}
+
+# Protect-RunnerFile: only SYSTEM and Administrators may read it.
+function Protect-RunnerFile([string]$Path) {
+    & icacls.exe $Path /inheritance:r /grant:r 'SYSTEM:(F)' 'Administrators:(F)' | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "icacls failed on $Path" }
+}
+
+function Get-RunnerInstalledVersion {
+    if (-not (Test-Path -LiteralPath $script:RfRunnerExe)) { return $null }
+    $line = & $script:RfRunnerExe --version | Select-String -Pattern '^Version:\s+(\S+)'
+    if ($line) { return $line.Matches[0].Groups[1].Value }
+    return $null
+}
+
+function Install-GitLabRunner([string]$Version) {
+    $have = Get-RunnerInstalledVersion
+    if ($have -and ($Version -eq 'latest' -or $have -eq $Version)) {
+        Write-FleetLog 'INFO' "gitlab-runner $have already installed"
+        return
+    }
+    $ref = if ($Version -eq 'latest') { 'latest' } else { "v$Version" }
+    $base = "$($script:RfRunnerDownloadBase.TrimEnd('/'))/$ref"
+    $name = 'binaries/gitlab-runner-windows-amd64.exe'
+    $tmp = Join-Path $env:TEMP 'gitlab-runner-download.exe'
+    Invoke-WithRetry "download $name" { Invoke-WebRequest -Uri "$base/$name" -OutFile $tmp -TimeoutSec $script:RfDownloadMaxTimeSeconds -UseBasicParsing }
+    $sums = Invoke-WithRetry 'download release.sha256' { (Invoke-WebRequest -Uri "$base/release.sha256" -UseBasicParsing).Content }
+    if ($sums -is [byte[]]) { $sums = [Text.Encoding]::UTF8.GetString($sums) }
+    $expected = ($sums -split "`n" | Where-Object { $_ -match [regex]::Escape($name) } | Select-Object -First 1) -replace '\s.*$', ''
+    $actual = (Get-FileHash -Algorithm SHA256 -LiteralPath $tmp).Hash.ToLowerInvariant()
+    if (-not $expected -or $expected.ToLowerInvariant() -ne $actual) {
+        Stop-WithError "gitlab-runner binary for $ref does not match release.sha256; refusing to install"
+    }
+    New-Item -ItemType Directory -Path $script:RfRunnerDir -Force | Out-Null
+    if (Get-Service -Name $script:RfRunnerService -ErrorAction SilentlyContinue) { Stop-Service -Name $script:RfRunnerService }
+    Move-Item -LiteralPath $tmp -Destination $script:RfRunnerExe -Force
+    Write-FleetLog 'INFO' "installed gitlab-runner $(Get-RunnerInstalledVersion)"
+}
+
+# Read-RunnerToken: from SSM or Secrets Manager; never logged.
+function Read-RunnerToken {
+    $source = $env:RF_TOKEN_SOURCE
+    if ($source -like 'ssm:?*') {
+        $token = & aws --region $env:RF_REGION ssm get-parameter --with-decryption --name $source.Substring(4) --query Parameter.Value --output text
+        if ($LASTEXITCODE -ne 0) { Stop-WithError "cannot read the runner token from SSM parameter $($source.Substring(4)); check the name and the instance role" }
+    } elseif ($source -like 'secretsmanager:?*') {
+        $token = & aws --region $env:RF_REGION secretsmanager get-secret-value --secret-id $source.Substring(15) --query SecretString --output text
+        if ($LASTEXITCODE -ne 0) { Stop-WithError "cannot read the runner token from secret $($source.Substring(15)); check the name and the instance role" }
+    } else {
+        Stop-WithError "RF_TOKEN_SOURCE must be ssm:<name> or secretsmanager:<id>, got '$source'"
+    }
+    $token = ([string]$token).Trim()
+    if (-not $token -or $token -eq 'None') { Stop-WithError "the runner token at $source is empty" }
+    if ((Get-Setting 'RF_TOKEN_KIND' 'authentication') -eq 'authentication' -and -not $token.StartsWith('glrt-')) {
+        Stop-WithError "the token at $source is not a glrt- runner authentication token (RF_TOKEN_KIND=authentication)"
+    }
+    return $token
+}
+
+function Test-RunnerRegistered {
+    (Test-Path -LiteralPath $script:RfRunnerConfig) -and
+        [bool](Select-String -LiteralPath $script:RfRunnerConfig -Pattern '^\[\[runners\]\]' -Quiet)
+}
+
+function Write-RunnerConfig([int]$Concurrent) {
+    if (Test-RunnerRegistered) { Write-FleetLog 'INFO' 'config.toml already registered; global settings kept'; return }
+    $toml = @"
+# Written by runner-fleet; the [[runners]] entry is added by gitlab-runner register.
+concurrent = $Concurrent
+check_interval = 3
+# Bounds only the forceful path; a drain (service stop = SIGQUIT) waits for jobs.
+shutdown_timeout = $($script:RfRunnerShutdownTimeoutSeconds)
+listen_address = "127.0.0.1:9252"
+
+[session_server]
+  session_timeout = 1800
+"@
+    if (Write-FileIfChanged $script:RfRunnerConfig $toml) { Protect-RunnerFile $script:RfRunnerConfig }
+}
+
+function Get-RunnerCacheToml {
+    if (-not $env:RF_CACHE_BUCKET) { return '' }
+    return @"
+  [runners.cache]
+    Type = "s3"
+    Shared = true
+    [runners.cache.s3]
+      BucketName = "$($env:RF_CACHE_BUCKET)"
+      BucketLocation = "$($env:RF_REGION)"
+      AuthenticationType = "iam"
+"@
+}
+
+# Register-Runner: the token goes to the child through its environment only.
+function Register-Runner([string]$Name, [string]$Executor, [string]$Template, [string[]]$Extra) {
+    if (Test-RunnerRegistered) { Write-FleetLog 'INFO' 'config.toml already has a runner; not registering again'; return }
+    $token = Read-RunnerToken
+    $arguments = @('register', '--non-interactive', '--config', $script:RfRunnerConfig, '--template-config', $Template,
+        '--url', $env:RF_GITLAB_URL, '--name', $Name, '--executor', $Executor) + $Extra
+    $variable = 'CI_SERVER_TOKEN'
+    if ((Get-Setting 'RF_TOKEN_KIND' 'authentication') -eq 'registration') {
+        $variable = 'REGISTRATION_TOKEN'
+        $arguments += @('--tag-list', (Get-Setting 'RF_RUNNER_TAGS' ''))
+    }
+    try {
+        [Environment]::SetEnvironmentVariable($variable, $token, 'Process')
+        & $script:RfRunnerExe @arguments
+        $status = $LASTEXITCODE
+    } finally {
+        [Environment]::SetEnvironmentVariable($variable, $null, 'Process')
+        $token = $null
+    }
+    if ($status -ne 0) {
+        Stop-WithError "gitlab-runner register failed (exit $status): check the token at $($env:RF_TOKEN_SOURCE) and that $($env:RF_GITLAB_URL) is reachable"
+    }
+    Protect-RunnerFile $script:RfRunnerConfig
+    Write-FleetLog 'INFO' "registered runner $Name ($Executor)"
+}
+
+function Test-RunnerVerified {
+    if (-not (Test-RunnerRegistered)) { Stop-WithError 'config.toml has no [[runners]] entry; registration did not happen' }
+    for ($attempt = 1; ; $attempt++) {
+        & $script:RfRunnerExe verify --config $script:RfRunnerConfig
+        if ($LASTEXITCODE -eq 0) { break }
+        if ($attempt -ge $script:RfVerifyAttempts) {
+            Stop-WithError "gitlab-runner verify failed $attempt times: the token was rejected or $($env:RF_GITLAB_URL) is unreachable"
+        }
+        Start-Sleep -Seconds ($script:RfRetryBaseSeconds * $attempt)
+    }
+    Write-FleetLog 'INFO' 'gitlab-runner verify succeeded'
+}
+
+# Install-RunnerService: the Windows service, logging to a file the
+# CloudWatch agent ships; the runner maps service stop to SIGQUIT itself.
+function Install-RunnerService {
+    if (-not (Get-Service -Name $script:RfRunnerService -ErrorAction SilentlyContinue)) {
+        & $script:RfRunnerExe install --working-directory $script:RfRunnerDir --config $script:RfRunnerConfig
+        if ($LASTEXITCODE -ne 0) { throw 'gitlab-runner install (service) failed' }
+    }
+}
+
+function Start-RunnerService {
+    Install-RunnerService
+    Set-Service -Name $script:RfRunnerService -StartupType Automatic
+    if ((Get-Service -Name $script:RfRunnerService).Status -ne 'Running') { Start-Service -Name $script:RfRunnerService }
+    (Get-Service -Name $script:RfRunnerService).WaitForStatus('Running', [TimeSpan]::FromSeconds($script:RfServiceStartTimeoutSeconds))
+}
+
+function Test-RunnerServiceActive {
+    $service = Get-Service -Name $script:RfRunnerService -ErrorAction SilentlyContinue
+    return ($null -ne $service -and $service.Status -ne 'Stopped')
+}
+
+function Get-RunnerMetric([string]$Name) {
+    $text = (Invoke-WebRequest -Uri $script:RfRunnerMetricsUrl -TimeoutSec 5 -UseBasicParsing).Content
+    $sum = 0
+    foreach ($line in ($text -split "`n")) {
+        if ($line -match "^$Name(\{[^}]*\})?\s+([0-9.eE+-]+)\s*$") { $sum += [double]$Matches[2] }
+    }
+    return [int]$sum
+}
+function Get-RunnerBusyJobs { Get-RunnerMetric 'gitlab_runner_jobs' }
+
+# Start-RunnerDrain: SCM stop is a graceful SIGQUIT for gitlab-runner on
+# Windows; sent without waiting so the caller can heartbeat.
+function Start-RunnerDrain {
+    Write-FleetLog 'INFO' "stopping $($script:RfRunnerService) gracefully: no new jobs, running jobs continue"
+    & sc.exe stop $script:RfRunnerService | Out-Null
+}
+
+# Stop-RunnerForcefully: the drain ran out of time; a second stop request is
+# the runner's forceful path on Windows, then the process is ended.
+function Stop-RunnerForcefully {
+    Write-FleetLog 'WARN' "forcing $($script:RfRunnerService) to stop: running jobs are aborted"
+    & sc.exe stop $script:RfRunnerService | Out-Null
+    $deadline = (Get-EpochNow) + $script:RfForcedStopWaitSeconds
+    while ((Test-RunnerServiceActive) -and (Get-EpochNow) -lt $deadline) { Start-Sleep -Seconds 1 }
+    Get-Process -Name 'gitlab-runner' -ErrorAction SilentlyContinue | Stop-Process -Force -ErrorAction SilentlyContinue
+}
+
+# Unregister-RunnerManager: with glrt- tokens, removes only this system_id's manager.
+function Unregister-RunnerManager {
+    if (-not (Test-RunnerRegistered)) { Write-FleetLog 'INFO' 'no runner in config.toml; nothing to unregister'; return $true }
+    & $script:RfRunnerExe unregister --config $script:RfRunnerConfig --all-runners
+    if ($LASTEXITCODE -ne 0 -or (Test-RunnerRegistered)) {
+        Write-FleetLog 'ERROR' 'gitlab-runner unregister left the runner in config.toml'
+        return $false
+    }
+    Write-FleetLog 'INFO' 'runner manager unregistered'
+    return $true
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One recording stub for the commands the instance scripts call: aws,
+# gitlab-runner, systemctl, dnf, needs-restarting, amazon-cloudwatch-agent-ctl,
+# docker (linked under those names). Each call appends its argv as one line
+# to $STUB_LOG; behaviour is switched by files in $STUB_DIR. It never records
+# environment values, only whether a token variable was set.
+set -Euo pipefail
+name="$(basename "$0")"
+: "${STUB_DIR:?}" "${STUB_LOG:?}"
+line="$name $*"
+[[ -n "${CI_SERVER_TOKEN:-}" ]] && line+=" [env CI_SERVER_TOKEN set]"
+[[ -n "${REGISTRATION_TOKEN:-}" ]] && line+=" [env REGISTRATION_TOKEN set]"
+printf '%s\n' "$line" >>"$STUB_LOG"
+
+flag() { [[ -e "$STUB_DIR/$1" ]]; }
+busy_jobs() {
+  awk '$1 ~ /^gitlab_runner_jobs([{]|$)/ { s += $NF } END { print s + 0 }' "$STUB_DIR/metrics" 2>/dev/null || echo 0
+}
+config_arg() {
+  local prev=""
+  for a in "$@"; do
+    [[ "$prev" == --config ]] && { echo "$a"; return; }
+    prev="$a"
+  done
+}
+
+case "$name" in
+  aws)
+    [[ "${1:-}" == --region ]] && shift 2
+    case "${1:-} ${2:-}" in
+      "ssm get-parameter" | "secretsmanager get-secret-value")
+        if flag ssm-fail; then echo "An error occurred (ParameterNotFound)" >&2; exit 254; fi
+        cat "$STUB_DIR/token"; echo ;;
+      "autoscaling complete-lifecycle-action")
+        if flag complete-fail; then echo "An error occurred (ValidationError)" >&2; exit 254; fi ;;
+      *) : ;;
+    esac ;;
+  gitlab-runner)
+    case "${1:-}" in
+      --version)
+        flag runner-installed || exit 1
+        printf 'Version:      %s\nGit revision: stub\n' "$(cat "$STUB_DIR/runner-installed")" ;;
+      register)
+        cfg="$(config_arg "$@")"
+        if flag gitlab-unreachable; then echo "ERROR: Verifying runner... dial tcp: connection refused" >&2; exit 1; fi
+        if [[ "${CI_SERVER_TOKEN:-}" != "$(cat "$STUB_DIR/valid-token")" ]]; then
+          echo "ERROR: Verifying runner... is not valid  runner=unknown status=403 Forbidden" >&2; exit 1
+        fi
+        printf '\n[[runners]]\n  name = "stub"\n  token = "%s"\n  executor = "shell"\n' "$CI_SERVER_TOKEN" >>"$cfg" ;;
+      verify)
+        if flag gitlab-unreachable; then echo "ERROR: Verifying runner... connection refused" >&2; exit 1; fi ;;
+      unregister)
+        cfg="$(config_arg "$@")"
+        if flag unregister-fail; then
+          # The real runner logs the failure, keeps the entry and exits 0.
+          echo 'ERROR: Failed to unregister runners error=failed to unregister runner "stub"' >&2; exit 0
+        fi
+        sed -i '/^\[\[runners\]\]/,$d' "$cfg" ;;
+    esac ;;
+  systemctl)
+    args=()
+    for a in "$@"; do [[ "$a" == --quiet || "$a" == --no-block ]] || args+=("$a"); done
+    units="$STUB_DIR/units"; mkdir -p "$units"
+    verb="${args[0]:-}"; unit="${args[1]:-}"
+    [[ -n "$unit" && "$unit" != *.* ]] && unit="$unit.service"
+    case "$verb" in
+      is-active)
+        if [[ -e "$units/$unit.stopping" ]] && (($(busy_jobs) == 0)); then rm -f "$units/$unit.stopping" "$units/$unit.active"; fi
+        [[ -e "$units/$unit.active" ]] ;;
+      is-enabled) [[ -e "$units/$unit.enabled" ]] ;;
+      enable) touch "$units/$unit.enabled" ;;
+      disable) rm -f "$units/$unit.enabled" ;;
+      start) touch "$units/$unit.active" ;;
+      stop) [[ -e "$units/$unit.active" ]] && touch "$units/$unit.stopping"; true ;;
+      kill) rm -f "$units/${args[2]:-$unit}.stopping" "$units/${args[2]:-$unit}.active"
+            for a in "${args[@]:1}"; do [[ "$a" == *.service ]] && rm -f "$units/$a.stopping" "$units/$a.active"; done ;;
+      reboot) touch "$STUB_DIR/rebooted" ;;
+      *) : ;;
+    esac ;;
+  dnf)
+    if [[ "${1:-}" == install && "$*" == *gitlab-runner_* ]]; then
+      printf '%s' "${STUB_RUNNER_VERSION:-17.11.1}" >"$STUB_DIR/runner-installed"
+    fi ;;
+  needs-restarting)
+    if flag needs-reboot; then echo "Reboot is required"; exit 1; fi ;;
+  *) : ;;
+esac
