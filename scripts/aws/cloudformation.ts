@@ -72,6 +72,8 @@ export interface ChangeSetOutcome {
   statusReason: string;
   executionStatus: string;
   changes: Change[];
+  /** Every DescribeChangeSet page as returned (Parameters, with ResolvedValue, are on each). */
+  pages: DescribeChangeSetCommandOutput[];
 }
 
 /** Matches AWS's reasons for a change set that would change nothing. */
@@ -112,7 +114,7 @@ export async function describeChangeSetFully(
   stackName: string,
   changeSetId: string,
   options: { abortSignal?: AbortSignal; includePropertyValues?: boolean } = {},
-): Promise<ChangeSetOutcome & { pages: DescribeChangeSetCommandOutput[] }> {
+): Promise<ChangeSetOutcome> {
   const pages: DescribeChangeSetCommandOutput[] = [];
   const paginator = paginateDescribeChangeSet(
     { client },

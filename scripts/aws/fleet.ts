@@ -3,41 +3,10 @@
  * version the group wants, the version each instance runs, and the AMI the
  * stack's SSM parameter points at now. Functions take their clients.
  */
-import {
-  type AutoScalingClient,
-  type AutoScalingGroup,
-  paginateDescribeAutoScalingGroups,
-} from '@aws-sdk/client-auto-scaling';
-import {
-  type CloudFormationClient,
-  paginateListStackResources,
-  type Stack,
-} from '@aws-sdk/client-cloudformation';
+import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { OperationError } from '../errors.ts';
-
-/** The group's physical name: the stack output, else the stack's group resource (outputs can be missing). */
-export async function fleetGroupName(cfn: CloudFormationClient, stack: Stack): Promise<string> {
-  const output = stack.Outputs?.find((o) => o.OutputKey === 'AutoScalingGroupName')?.OutputValue;
-  if (output) return output;
-  const pages = paginateListStackResources({ client: cfn }, { StackName: stack.StackId ?? stack.StackName });
-  for await (const page of pages) {
-    const group = page.StackResourceSummaries?.find(
-      (resource) => resource.ResourceType === 'AWS::AutoScaling::AutoScalingGroup',
-    );
-    if (group?.PhysicalResourceId) return group.PhysicalResourceId;
-  }
-  throw new OperationError(`stack ${stack.StackName} has no Auto Scaling group; is it a runner-fleet stack?`);
-}
-
-export async function describeGroup(client: AutoScalingClient, groupName: string): Promise<AutoScalingGroup> {
-  const pages = paginateDescribeAutoScalingGroups({ client }, { AutoScalingGroupNames: [groupName] });
-  for await (const page of pages) {
-    const group = page.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
-    if (group) return group;
-  }
-  throw new OperationError(`Auto Scaling group ${groupName} does not exist`);
-}
 
 export interface LaunchTemplateRef {
   id: string;
@@ -72,4 +41,34 @@ export async function currentParameterValue(client: SSMClient, name: string): Pr
   const value = response.Parameter?.Value;
   if (!value) throw new OperationError(`SSM parameter ${name} has no value`);
   return value;
+}
+
+export interface InstanceDetails {
+  instanceType: string;
+  /** 'spot' or 'on-demand' (EC2 reports InstanceLifecycle only for spot and scheduled). */
+  market: string;
+  launchTime: Date | undefined;
+}
+
+/** Type, market and launch time of each instance, from EC2; instances EC2 no longer knows are left out. */
+export async function instanceDetails(
+  client: EC2Client,
+  instanceIds: readonly string[],
+): Promise<Map<string, InstanceDetails>> {
+  const details = new Map<string, InstanceDetails>();
+  if (instanceIds.length === 0) return details;
+  const pages = paginateDescribeInstances({ client }, { InstanceIds: [...instanceIds] });
+  for await (const page of pages) {
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (!instance.InstanceId) continue;
+        details.set(instance.InstanceId, {
+          instanceType: instance.InstanceType ?? '?',
+          market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+          launchTime: instance.LaunchTime,
+        });
+      }
+    }
+  }
+  return details;
 }

@@ -4,7 +4,11 @@
  */
 import type { CommandSpec } from './command-spec.ts';
 import { deployCommand } from './deploy-command.ts';
+import { destroyCommand } from './destroy-command.ts';
+import { previewCommand } from './preview-command.ts';
 import { rollCommand } from './roll-command.ts';
+import { smokeTestCommand } from './smoke-test-command.ts';
+import { statusCommand } from './status-command.ts';
 
 export {
   asString,
@@ -14,4 +18,11 @@ export {
   regionOption,
 } from './command-spec.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [deployCommand, rollCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  deployCommand,
+  previewCommand,
+  rollCommand,
+  smokeTestCommand,
+  statusCommand,
+  destroyCommand,
+];

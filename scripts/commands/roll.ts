@@ -6,16 +6,17 @@
  * before it terminates and lets every instance drain through its terminate
  * lifecycle hook. Orchestration only.
  */
-import type { AutoScalingClient, InstanceRefresh, RefreshPreferences } from '@aws-sdk/client-auto-scaling';
+import type {
+  AutoScalingClient,
+  AutoScalingGroup,
+  InstanceRefresh,
+  RefreshPreferences,
+} from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
 import { currentTemplateBody, describeStack, isInProgress } from '../aws/cloudformation.ts';
-import {
-  currentParameterValue,
-  describeGroup,
-  fleetGroupName,
-  instancesOnOtherVersions,
-} from '../aws/fleet.ts';
+import { currentParameterValue, instancesOnOtherVersions } from '../aws/fleet.ts';
 import { activeRefresh, type InstanceRefreshApi, REFRESH_END_STATES } from '../aws/instance-refresh.ts';
 import { parseTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
@@ -76,8 +77,10 @@ export async function roll(
       `stack ${options.stackName} is ${stack.StackStatus}; roll again when it has finished`,
     );
   }
-  const groupName = await fleetGroupName(deps.cloudFormation, stack);
+  const groupName = await groupNameOfStack(deps.cloudFormation, stack, deps.signal);
   const group = await describeGroup(deps.autoScaling, groupName);
+  if (!group)
+    throw new OperationError(`Auto Scaling group ${groupName} of stack ${options.stackName} does not exist`);
   const running = activeRefresh(await deps.refresh.listRefreshes(groupName));
 
   const staleness = await findStaleness(stack, group, deps);
@@ -140,7 +143,7 @@ export async function roll(
 
 export async function findStaleness(
   stack: Stack,
-  group: Awaited<ReturnType<typeof describeGroup>>,
+  group: AutoScalingGroup,
   deps: Pick<RollDependencies, 'ssm' | 'latestRunnerVersion' | 'instanceRunnerVersions'>,
 ): Promise<Staleness> {
   const parameters = new Map((stack.Parameters ?? []).map((p) => [p.ParameterKey ?? '', p]));
@@ -151,6 +154,10 @@ export async function findStaleness(
   const imageParameter = parameters.get('ImageIdParameter');
   if (pinned) {
     notes.push(`AMI is pinned to ${pinned}: change PinnedImageId to move it`);
+  } else if (imageParameter?.ParameterValue && !imageParameter.ParameterValue.startsWith('/')) {
+    notes.push(
+      'the stack does not report the SSM parameter path of its AMI; comparing launch template versions only',
+    );
   } else if (imageParameter?.ParameterValue) {
     const deployedAmi = imageParameter.ResolvedValue ?? '';
     const latestAmi = await currentParameterValue(deps.ssm, imageParameter.ParameterValue);

@@ -58,7 +58,8 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
       response = await doFetch(url, {
         method,
         headers: {
-          [header]: options.token,
+          // Runner-token endpoints carry their token in the body and need no header.
+          ...(options.token ? { [header]: options.token } : {}),
           Accept: 'application/json',
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },

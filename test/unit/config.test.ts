@@ -80,6 +80,8 @@ describe('parseTemplate', () => {
     expect(template.compacted).toBe(true);
     expect(JSON.parse(template.body)).toEqual({
       Resources: {
+        // A CloudFormation Sub string, not a JavaScript template.
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: literal ${} is the point
         Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${AWS::StackName}-q' } } },
       },
     });

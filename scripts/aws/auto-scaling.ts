@@ -1,0 +1,114 @@
+/**
+ * The fleet's Auto Scaling group: which group a stack owns, its desired
+ * capacity and the instances in service, and when those instances launched.
+ * Every function takes its client, so tests hand in a mocked one; nothing
+ * here prints.
+ */
+import {
+  type AutoScalingClient,
+  type AutoScalingGroup,
+  type Instance,
+  paginateDescribeAutoScalingGroups,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  type CloudFormationClient,
+  DescribeStackResourcesCommand,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
+import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
+import { OperationError } from '../errors.ts';
+
+export const GROUP_OUTPUT_KEY = 'AutoScalingGroupName';
+const GROUP_RESOURCE_TYPE = 'AWS::AutoScaling::AutoScalingGroup';
+
+/**
+ * The name of the stack's Auto Scaling group: the AutoScalingGroupName
+ * output, or else the stack's one AWS::AutoScaling::AutoScalingGroup resource
+ * (some endpoints keep no outputs after a change-set create).
+ */
+export async function groupNameOfStack(
+  cfn: CloudFormationClient,
+  stack: Stack,
+  abortSignal?: AbortSignal,
+): Promise<string> {
+  const output = stack.Outputs?.find((o) => o.OutputKey === GROUP_OUTPUT_KEY)?.OutputValue;
+  if (output) return output;
+  const stackName = stack.StackName ?? stack.StackId ?? '';
+  const response = await cfn.send(
+    new DescribeStackResourcesCommand({ StackName: stack.StackId ?? stackName }),
+    {
+      abortSignal,
+    },
+  );
+  const groups = (response.StackResources ?? []).filter(
+    (resource) => resource.ResourceType === GROUP_RESOURCE_TYPE && resource.PhysicalResourceId,
+  );
+  const [only, ...others] = groups;
+  if (!only?.PhysicalResourceId) {
+    throw new OperationError(
+      `stack ${stackName} has no ${GROUP_OUTPUT_KEY} output and no ${GROUP_RESOURCE_TYPE} resource: is it a runner-fleet stack?`,
+    );
+  }
+  if (others.length > 0) {
+    throw new OperationError(
+      `stack ${stackName} has ${groups.length} Auto Scaling groups (${groups.map((g) => g.LogicalResourceId).join(', ')}) and no ${GROUP_OUTPUT_KEY} output to say which is the fleet`,
+    );
+  }
+  return only.PhysicalResourceId;
+}
+
+export async function describeGroup(
+  client: AutoScalingClient,
+  groupName: string,
+): Promise<AutoScalingGroup | undefined> {
+  const pages = paginateDescribeAutoScalingGroups({ client }, { AutoScalingGroupNames: [groupName] });
+  for await (const page of pages) {
+    const group = page.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
+    if (group) return group;
+  }
+  return undefined;
+}
+
+export interface GroupCapacity {
+  desired: number;
+  /** InService and Healthy: the instances that take jobs. */
+  inService: Instance[];
+  /** Every other instance, with its lifecycle state (Pending, Terminating, ...). */
+  others: Instance[];
+}
+
+export function groupCapacity(group: AutoScalingGroup): GroupCapacity {
+  const instances = group.Instances ?? [];
+  const serving = (i: Instance) => i.LifecycleState === 'InService' && i.HealthStatus === 'Healthy';
+  return {
+    desired: group.DesiredCapacity ?? 0,
+    inService: instances.filter(serving),
+    others: instances.filter((i) => !serving(i)),
+  };
+}
+
+/** True when at least the desired number of instances are in service. */
+export function hasDesiredCapacity(capacity: GroupCapacity): boolean {
+  return capacity.inService.length >= capacity.desired;
+}
+
+/**
+ * When each instance launched (EC2 LaunchTime; the Auto Scaling API does not
+ * say). Instances EC2 no longer knows are left out of the map.
+ */
+export async function instanceLaunchTimes(
+  client: EC2Client,
+  instanceIds: readonly string[],
+): Promise<Map<string, Date>> {
+  const times = new Map<string, Date>();
+  if (instanceIds.length === 0) return times;
+  const pages = paginateDescribeInstances({ client }, { InstanceIds: [...instanceIds] });
+  for await (const page of pages) {
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (instance.InstanceId && instance.LaunchTime) times.set(instance.InstanceId, instance.LaunchTime);
+      }
+    }
+  }
+  return times;
+}

@@ -1,0 +1,76 @@
+/** Flags and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
+import { autoScalingClient, checkAwsSetup, cloudFormationClient } from '../aws/clients.ts';
+import { parsePositiveInteger } from '../config/deploy-config.ts';
+import { gitlabApiUrl, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { InputError } from '../errors.ts';
+import { createGitLabClient } from '../gitlab/client.ts';
+import { asString, type CommandSpec, regionOption } from './command-spec.ts';
+import { destroy } from './destroy.ts';
+
+export const destroyCommand: CommandSpec = {
+  name: 'destroy',
+  summary: 'delete the fleet stack, wait for it, and remove runner managers left behind',
+  usage: `runner-fleet destroy --stack-name NAME --yes-destroy-stack NAME [options]
+
+  --stack-name NAME           the fleet stack
+  --yes-destroy-stack NAME    confirmation: the same stack name again
+  --region REGION             AWS region (default: AWS_REGION)
+  --timeout-minutes N         longest wait for the deletion (default 120: instances
+                              drain their running jobs before they terminate)
+  --gitlab-url URL            GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
+
+With RUNNER_FLEET_RUNNER_TOKEN set, runner managers of the deleted instances
+that are still registered are removed (DELETE /runners/managers).`,
+  options: {
+    'stack-name': { type: 'string' },
+    'yes-destroy-stack': { type: 'string' },
+    region: { type: 'string' },
+    'timeout-minutes': { type: 'string' },
+    'gitlab-url': { type: 'string' },
+  },
+  async run(flags, context) {
+    const problems: string[] = [];
+    const stackName = asString(flags['stack-name']);
+    const confirmation = asString(flags['yes-destroy-stack']);
+    if (!stackName) problems.push('missing --stack-name NAME');
+    else if (confirmation !== stackName) {
+      problems.push(
+        `destroy needs --yes-destroy-stack ${stackName} (the stack name again) to confirm${confirmation ? `; got ${confirmation}` : ''}`,
+      );
+    }
+    const timeoutMinutes = parsePositiveInteger(
+      '--timeout-minutes',
+      asString(flags['timeout-minutes']),
+      120,
+      problems,
+    );
+    const cloudFormation = cloudFormationClient(regionOption(flags));
+    try {
+      await checkAwsSetup(cloudFormation);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(...error.problems);
+    }
+    const runnerToken = runnerTokenFromEnv(context.env);
+    const apiUrl = gitlabApiUrl(asString(flags['gitlab-url']), context.env);
+    if (runnerToken && !apiUrl) {
+      problems.push(
+        'RUNNER_FLEET_RUNNER_TOKEN is set but no GitLab URL: pass --gitlab-url or set CI_SERVER_URL',
+      );
+    }
+    if (problems.length > 0 || !stackName) throw new InputError(problems);
+    await destroy(
+      { stackName, timeoutMinutes },
+      {
+        cloudFormation,
+        autoScaling: await autoScalingClient(regionOption(flags)),
+        log: context.log,
+        signal: context.signal,
+        ...(runnerToken && apiUrl
+          ? // DELETE /runners/managers authenticates with the runner token in the body; no API token is needed.
+            { runnerCleanup: { client: createGitLabClient({ apiUrl, token: '' }), runnerToken } }
+          : {}),
+      },
+    );
+  },
+};

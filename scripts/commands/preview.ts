@@ -1,0 +1,291 @@
+/**
+ * `runner-fleet preview`: what a deploy would change, without changing it.
+ * Creates a change set, reads all of it with property values, deletes it
+ * (unless kept), then writes the reports, the merge request note and applies
+ * the gate. Orchestration only: AWS calls in aws/cloudformation.ts, the
+ * classification and Markdown in render/, the note in gitlab/.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type {
+  CloudFormationClient,
+  DescribeChangeSetCommandOutput,
+  Parameter,
+  Stack,
+  Tag,
+} from '@aws-sdk/client-cloudformation';
+import {
+  createChangeSet,
+  deleteChangeSet,
+  deleteStack,
+  describeStack,
+  isAwsError,
+  isInProgress,
+  isNoChangeReason,
+  STUCK_STATUS_ADVICE,
+  waitForChangeSet,
+} from '../aws/cloudformation.ts';
+import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
+import { displayValue, resolveParameters, toChangeSetParameters } from '../config/stack-parameters.ts';
+import type { LoadedTemplate } from '../config/template.ts';
+import { GateError, InputError, InterruptedError, OperationError } from '../errors.ts';
+import type { GitLabClient } from '../gitlab/client.ts';
+import {
+  type MergeRequestRef,
+  previewNoteMarker,
+  upsertMergeRequestNote,
+} from '../gitlab/merge-request-notes.ts';
+import type { Logger } from '../log.ts';
+import {
+  buildPreviewReport,
+  evaluateGate,
+  type GateOptions,
+  type PreviewReport,
+  parameterUsers,
+  renderMarkdown,
+  summaryLine,
+} from '../render/change-set-report.ts';
+import { renderTerraformReport } from '../render/terraform-report.ts';
+
+export interface PreviewOptions {
+  stackName: string;
+  template: LoadedTemplate;
+  parameterValues: ReadonlyMap<string, string>;
+  tags: ReadonlyMap<string, string>;
+  markdownFile: string | undefined;
+  terraformReportFile: string | undefined;
+  keepChangeSet: boolean;
+  gate: GateOptions;
+  /** Set with --mr-note: where to post, and the client to post with. */
+  mergeRequest: (MergeRequestRef & { gitlab: GitLabClient }) | undefined;
+}
+
+export interface PreviewDependencies {
+  cloudFormation: CloudFormationClient;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
+const CHANGE_SET_MAX_WAIT_SECONDS = 600;
+
+interface PendingChangeSet {
+  id: string;
+  stackId: string;
+  /** No stack existed: the change set's REVIEW_IN_PROGRESS stack goes with it. */
+  stackCreatedForIt: boolean;
+}
+
+export async function preview(options: PreviewOptions, deps: PreviewDependencies): Promise<PreviewReport> {
+  const { cloudFormation: cfn, log, signal } = deps;
+  const stack = await describeStack(cfn, options.stackName, signal);
+  checkPreviewable(stack, options.stackName);
+
+  const changeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
+  const resolution = resolveParameters(
+    options.template.parameters,
+    options.parameterValues,
+    changeSetType === 'UPDATE' ? stack : undefined,
+  );
+  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+
+  log.info(
+    `Previewing ${changeSetType === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
+  );
+  await log.section(
+    'parameters',
+    'Parameters',
+    async () => {
+      for (const parameter of resolution.parameters) {
+        log.info(`  ${parameter.key} = ${displayValue(parameter)}  [${parameter.source}]`);
+      }
+    },
+    { collapsed: true },
+  );
+
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14);
+  const changeSetName = `runner-fleet-preview-${stamp}-${randomBytes(3).toString('hex')}`;
+  let pending: PendingChangeSet | undefined;
+  let described: { changes: DescribeChangeSetCommandOutput['Changes']; parameters: Parameter[] };
+  let kept = false;
+  try {
+    let created: { changeSetId: string; stackId: string };
+    try {
+      // Not abortable: an interrupted call could leave a change set whose id we never learn.
+      created = await createChangeSet(cfn, {
+        StackName: options.stackName,
+        ChangeSetName: changeSetName,
+        ChangeSetType: changeSetType,
+        TemplateBody: options.template.body,
+        Parameters: toChangeSetParameters(resolution.parameters),
+        Capabilities: options.template.capabilities,
+        ...(options.tags.size > 0 ? { Tags: toTags(options.tags) } : {}),
+        Description: `runner-fleet preview of ${options.template.path}`,
+      });
+    } catch (error) {
+      if (isAwsError(error, 'ValidationError')) {
+        if (isNoChangeReason(error.message)) {
+          return await finish(emptyReport(), options, deps);
+        }
+        throw new InputError(`CloudFormation rejected the change set: ${error.message.split('\n')[0]}`);
+      }
+      throw error;
+    }
+    pending = {
+      id: created.changeSetId,
+      stackId: created.stackId,
+      stackCreatedForIt: changeSetType === 'CREATE' && !stack,
+    };
+    signal?.throwIfAborted();
+    log.info(`Change set ${changeSetName} created; waiting for CloudFormation to compute it`);
+
+    const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
+      maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
+      includePropertyValues: true,
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+    signal?.throwIfAborted();
+    const noChanges = outcome.status === 'FAILED' && isNoChangeReason(outcome.statusReason);
+    if (outcome.status !== 'CREATE_COMPLETE' && !noChanges) {
+      throw new OperationError(`change set for ${options.stackName} ended in ${outcome.status}`, [
+        outcome.statusReason || 'CloudFormation gave no reason',
+      ]);
+    }
+    described = { changes: outcome.changes, parameters: outcome.pages[0]?.Parameters ?? [] };
+
+    kept = options.keepChangeSet && !noChanges;
+    if (kept) {
+      log.info(
+        `Kept change set ${changeSetName}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${changeSetName}`,
+      );
+    } else {
+      await removeChangeSet(cfn, log, options.stackName, pending);
+    }
+    pending = undefined;
+  } catch (error) {
+    if (pending) await removeChangeSet(cfn, log, options.stackName, pending);
+    if (signal?.aborted) throw new InterruptedError(`preview of ${options.stackName} interrupted`);
+    throw error;
+  }
+
+  const report = buildPreviewReport({
+    stackName: options.stackName,
+    changeSetType,
+    templatePath: options.template.path,
+    changeSetName,
+    changeSetKept: kept,
+    changes: described.changes ?? [],
+    stackParameters: changeSetType === 'UPDATE' ? (stack?.Parameters ?? []) : [],
+    changeSetParameters: described.parameters,
+    declared: options.template.parameters,
+    resolved: resolution.parameters,
+    parameterUsers: parameterUsers(parseCloudFormationDocument(options.template.body)),
+  });
+  return finish(report, options, deps);
+
+  function emptyReport(): PreviewReport {
+    return buildPreviewReport({
+      stackName: options.stackName,
+      changeSetType,
+      templatePath: options.template.path,
+      changeSetName,
+      changeSetKept: false,
+      changes: [],
+      stackParameters: [],
+      changeSetParameters: [],
+      declared: options.template.parameters,
+      resolved: [],
+      parameterUsers: new Map(),
+    });
+  }
+}
+
+/** Reports first, then the note, then the gate: a refused change still leaves its reports behind. */
+async function finish(
+  report: PreviewReport,
+  options: PreviewOptions,
+  deps: PreviewDependencies,
+): Promise<PreviewReport> {
+  const { log, signal } = deps;
+  const gate = evaluateGate(report, options.gate);
+  const markdown = renderMarkdown(report, gate);
+  await log.section('report', 'Preview report (Markdown)', async () => {
+    for (const line of markdown.trimEnd().split('\n')) log.info(line);
+  });
+  if (options.markdownFile) {
+    await writeFile(options.markdownFile, markdown, { mode: 0o644 });
+    log.info(`Wrote the Markdown report to ${options.markdownFile}`);
+  }
+  if (options.terraformReportFile) {
+    await writeFile(options.terraformReportFile, renderTerraformReport(report.counts), { mode: 0o644 });
+    log.info(`Wrote the Terraform report to ${options.terraformReportFile}`);
+  }
+  if (options.mergeRequest) {
+    if (signal?.aborted) throw new InterruptedError(`preview of ${options.stackName} interrupted`);
+    const { gitlab, ...target } = options.mergeRequest;
+    const result = await upsertMergeRequestNote(
+      gitlab,
+      target,
+      previewNoteMarker(options.stackName),
+      markdown,
+    );
+    log.info(
+      `${result.action === 'created' ? 'Created' : 'Updated'} note ${result.noteId} on merge request !${target.mergeRequestIid}`,
+    );
+  }
+  log.info(`Preview of ${options.stackName}: ${summaryLine(report)}`);
+  for (const allowance of gate.allowed) log.warn(`preview gate: ${allowance}`);
+  if (gate.refusals.length > 0) throw new GateError(`preview gate: ${gate.refusals.join('; ')}`);
+  return report;
+}
+
+/** A change set cannot be made for a stack that is busy or stuck; say what to do instead. */
+function checkPreviewable(stack: Stack | undefined, stackName: string): void {
+  const status = stack?.StackStatus;
+  if (!status) return;
+  if (isInProgress(status)) {
+    throw new OperationError(`stack ${stackName} is ${status}: another operation is running`, [
+      'run preview again when it has finished',
+    ]);
+  }
+  const advice = STUCK_STATUS_ADVICE[status];
+  if (advice) {
+    throw new OperationError(`stack ${stackName} is ${status} and cannot be previewed`, [
+      advice.replaceAll('STACK', stackName),
+    ]);
+  }
+  if (status === 'ROLLBACK_COMPLETE') {
+    throw new OperationError(`stack ${stackName} is ROLLBACK_COMPLETE (its first create failed)`, [
+      'deploy deletes it and creates it again; there is nothing to compare a change set with until then',
+    ]);
+  }
+}
+
+async function removeChangeSet(
+  cfn: CloudFormationClient,
+  log: Logger,
+  stackName: string,
+  pending: PendingChangeSet,
+): Promise<void> {
+  try {
+    await deleteChangeSet(cfn, stackName, pending.id);
+    if (pending.stackCreatedForIt) {
+      // A change set for a new stack creates an empty REVIEW_IN_PROGRESS stack; it goes too.
+      await deleteStack(cfn, pending.stackId);
+      log.info(`Deleted the change set and the empty stack ${stackName} that held it`);
+    } else {
+      log.info(`Deleted the change set; stack ${stackName} was not changed`);
+    }
+  } catch (error) {
+    log.warn(
+      `could not delete the change set ${pending.id}: ${(error as Error).message.split('\n')[0]}; delete it with aws cloudformation delete-change-set`,
+    );
+  }
+}
+
+function toTags(tags: ReadonlyMap<string, string>): Tag[] {
+  return [...tags].map(([Key, Value]) => ({ Key, Value }));
+}

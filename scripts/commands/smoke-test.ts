@@ -1,0 +1,532 @@
+/**
+ * `runner-fleet smoke-test`: proves a deployed fleet works. Waits (bounded)
+ * for the group's desired capacity in service, then requires each instance's
+ * runner manager in GitLab to be online, to have contacted GitLab since the
+ * instance launched, and to run the expected gitlab-runner version; optionally
+ * runs a canary pipeline and checks the fleet ran it. Every check becomes one
+ * JUnit test case. Orchestration only: AWS calls in aws/, GitLab calls in
+ * gitlab/, the report in render/junit.ts.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  describeGroup,
+  type GroupCapacity,
+  groupCapacity,
+  groupNameOfStack,
+  hasDesiredCapacity,
+  instanceLaunchTimes,
+} from '../aws/auto-scaling.ts';
+import { describeStack } from '../aws/cloudformation.ts';
+import { InputError, InterruptedError, OperationError } from '../errors.ts';
+import type { GitLabClient } from '../gitlab/client.ts';
+import {
+  createPipeline,
+  getPipeline,
+  isPipelineFinished,
+  listPipelineJobs,
+  type Pipeline,
+  type PipelineJob,
+  triggerPipeline,
+} from '../gitlab/pipelines.ts';
+import {
+  findManagerForInstance,
+  listManagers,
+  type RunnerManager,
+  resolveRunnerId,
+  systemIdForInstance,
+} from '../gitlab/runners.ts';
+import type { Logger } from '../log.ts';
+import { type CheckResult, renderJUnit } from '../render/junit.ts';
+import { type Clock, systemClock } from './follow-stack.ts';
+
+export interface CanaryOptions {
+  /** Branch or tag the canary pipeline runs on. */
+  ref: string;
+  /** Project id or path that holds the canary pipeline. */
+  project: string;
+  /** Pipeline trigger token; without it the pipeline is created with the API token. */
+  triggerToken?: string;
+  waitMinutes: number;
+}
+
+export interface SmokeTestOptions {
+  stackName: string;
+  /** The fleet's runner; when absent it is resolved from runnerToken. */
+  runnerId?: number;
+  runnerToken?: string;
+  /** Without it: the stack parameter RunnerVersion, unless that is "latest". */
+  expectedVersion?: string;
+  /** GitLab URL (https://host); without it the stack parameter GitLabUrl. */
+  gitlabUrl?: string;
+  /** Longest wait for capacity and runner managers together. */
+  waitMinutes: number;
+  canary?: CanaryOptions;
+  junitFile?: string;
+}
+
+export interface SmokeTestDependencies {
+  cloudFormation: CloudFormationClient;
+  autoScaling: AutoScalingClient;
+  ec2: EC2Client;
+  /** Builds the GitLab client once the API URL is known (it may come from the stack). */
+  gitlab: (apiUrl: string) => GitLabClient;
+  log: Logger;
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+export interface SmokeTestResult {
+  checks: CheckResult[];
+  passed: boolean;
+}
+
+/** The variable a consumer's .gitlab-ci.yml keys its canary job on (see docs/cli.md). */
+export const CANARY_VARIABLE = 'RUNNER_FLEET_CANARY';
+
+/**
+ * New instances take minutes to boot and register, so the first polls come
+ * fast (a fleet that is already up passes at once) and then slow down to
+ * spare the Auto Scaling and GitLab APIs.
+ */
+export const SMOKE_POLL_FIRST_DELAY_MS = 2_000;
+export const SMOKE_POLL_MAX_DELAY_MS = 15_000;
+const POLL_GROWTH = 1.5;
+
+const SUITE_NAME = 'runner-fleet smoke-test';
+
+export async function smokeTest(
+  options: SmokeTestOptions,
+  deps: SmokeTestDependencies,
+): Promise<SmokeTestResult> {
+  const { log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const started = clock.now();
+  const deadline = started + options.waitMinutes * 60_000;
+  const checks: CheckResult[] = [];
+
+  const stack = await describeStack(deps.cloudFormation, options.stackName, deps.signal);
+  if (!stack) {
+    throw new InputError(`stack ${options.stackName} does not exist; check --stack-name and --region`);
+  }
+  const expectedVersion = resolveExpectedVersion(options.expectedVersion, stack, log);
+  const gitlab = deps.gitlab(resolveApiUrl(options.gitlabUrl, stack, log));
+
+  let phase = 'runner';
+  try {
+    const runnerId = await findRunnerId(options, gitlab, log);
+
+    phase = 'capacity';
+    const groupName = await groupNameOfStack(deps.cloudFormation, stack, deps.signal);
+    const capacityStarted = clock.now();
+    const capacity = await waitForCapacity(groupName, deadline, deps, clock);
+    const capacityCheck = capacityResult(groupName, capacity, (clock.now() - capacityStarted) / 1000);
+    checks.push(capacityCheck);
+    report(log, capacityCheck);
+
+    phase = 'runner managers';
+    const instanceIds = capacity.inService.flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])).sort();
+    const instanceChecks = await checkManagers(
+      instanceIds,
+      runnerId,
+      expectedVersion,
+      deadline,
+      deps,
+      gitlab,
+      clock,
+    );
+    for (const check of instanceChecks) {
+      checks.push(check);
+      report(log, check);
+    }
+
+    phase = 'canary';
+    if (options.canary) {
+      const earlierFailures = checks.some((c) => c.status === 'failed');
+      const canaryChecks = earlierFailures
+        ? canarySkipped('the fleet failed the checks above')
+        : await runCanary(options.canary, options.stackName, runnerId, instanceIds, deps, gitlab, clock);
+      for (const check of canaryChecks) {
+        checks.push(check);
+        report(log, check);
+      }
+    }
+  } catch (error) {
+    if (deps.signal?.aborted) throw new InterruptedError(`smoke test of ${options.stackName} interrupted`);
+    // The report still shows how far the run got and what stopped it.
+    checks.push({
+      classname: 'smoke-test',
+      name: phase,
+      status: 'failed',
+      message: error instanceof Error ? error.message : String(error),
+    });
+    await writeReport(options.junitFile, checks, started, log);
+    throw error;
+  }
+
+  await writeReport(options.junitFile, checks, started, log);
+  const failed = checks.filter((c) => c.status === 'failed');
+  const skipped = checks.filter((c) => c.status === 'skipped').length;
+  log.info(
+    `Smoke test of ${options.stackName}: ${checks.length - failed.length - skipped} passed, ${failed.length} failed, ${skipped} skipped`,
+  );
+  if (failed.length > 0) {
+    throw new OperationError(
+      `smoke test of ${options.stackName} failed: ${failed.length} of ${checks.length} checks failed`,
+      failureLines(failed),
+    );
+  }
+  return { checks, passed: true };
+}
+
+function resolveExpectedVersion(given: string | undefined, stack: Stack, log: Logger): string | undefined {
+  if (given) return given.replace(/^v/, '');
+  const fromStack = stack.Parameters?.find((p) => p.ParameterKey === 'RunnerVersion')?.ParameterValue;
+  if (fromStack && fromStack !== 'latest') {
+    log.info(`Expecting gitlab-runner ${fromStack} (stack parameter RunnerVersion)`);
+    return fromStack;
+  }
+  log.info('Runner version not checked: the stack installs "latest"; pass --expected-version to require one');
+  return undefined;
+}
+
+/** --gitlab-url or CI_SERVER_URL (given), else the URL the stack's runners register with. */
+function resolveApiUrl(given: string | undefined, stack: Stack, log: Logger): string {
+  const fromStack = stack.Parameters?.find((p) => p.ParameterKey === 'GitLabUrl')?.ParameterValue;
+  const url = given ?? fromStack;
+  if (!url) {
+    throw new InputError('no GitLab URL: pass --gitlab-url or set CI_SERVER_URL');
+  }
+  if (given && fromStack && originOf(given) !== originOf(fromStack)) {
+    log.warn(`GitLab URL ${given} is not the stack's GitLabUrl ${fromStack}, where its runners register`);
+  }
+  const base = url.replace(/\/+$/, '');
+  return base.endsWith('/api/v4') ? base : `${base}/api/v4`;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+async function findRunnerId(options: SmokeTestOptions, gitlab: GitLabClient, log: Logger): Promise<number> {
+  if (options.runnerId !== undefined) {
+    log.info(`Runner #${options.runnerId} (--runner-id)`);
+    return options.runnerId;
+  }
+  if (!options.runnerToken)
+    throw new InputError('no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN');
+  const resolved = await resolveRunnerId(gitlab, options.runnerToken);
+  const expiry = resolved.tokenExpiresAt ? `; its token expires ${resolved.tokenExpiresAt}` : '';
+  log.info(`Runner #${resolved.id} (from the token in RUNNER_FLEET_RUNNER_TOKEN${expiry})`);
+  return resolved.id;
+}
+
+async function waitForCapacity(
+  groupName: string,
+  deadline: number,
+  deps: SmokeTestDependencies,
+  clock: Clock,
+): Promise<GroupCapacity> {
+  const { log } = deps;
+  log.info(`Waiting for group ${groupName} to have its desired capacity in service`);
+  let wait = SMOKE_POLL_FIRST_DELAY_MS;
+  let lastLine = '';
+  for (;;) {
+    deps.signal?.throwIfAborted();
+    const group = await describeGroup(deps.autoScaling, groupName);
+    if (!group) throw new OperationError(`Auto Scaling group ${groupName} does not exist`);
+    const capacity = groupCapacity(group);
+    const line = capacityLine(capacity);
+    if (line !== lastLine) log.info(`  ${line}`);
+    lastLine = line;
+    if (hasDesiredCapacity(capacity) || clock.now() >= deadline) return capacity;
+    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
+    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
+  }
+}
+
+function capacityLine(capacity: GroupCapacity): string {
+  const states = new Map<string, number>();
+  for (const instance of capacity.others) {
+    const state = `${instance.LifecycleState ?? 'unknown'}${instance.HealthStatus === 'Unhealthy' ? ' (unhealthy)' : ''}`;
+    states.set(state, (states.get(state) ?? 0) + 1);
+  }
+  const rest = [...states].map(([state, count]) => `${count} ${state}`).join(', ');
+  return `${capacity.inService.length} of ${capacity.desired} desired instance(s) in service${rest ? `; ${rest}` : ''}`;
+}
+
+function capacityResult(groupName: string, capacity: GroupCapacity, seconds: number): CheckResult {
+  const name = `group ${groupName} has its desired capacity (${capacity.desired}) in service`;
+  if (hasDesiredCapacity(capacity)) return { classname: 'capacity', name, status: 'passed', seconds };
+  return {
+    classname: 'capacity',
+    name,
+    status: 'failed',
+    message: `${capacityLine(capacity)} after the wait; see the group's activity history for failed launches`,
+    seconds,
+  };
+}
+
+interface InstanceEvaluation {
+  checks: CheckResult[];
+  /** A later poll may pass: no manager yet, or no contact since the instance launched. */
+  pending: boolean;
+}
+
+async function checkManagers(
+  instanceIds: readonly string[],
+  runnerId: number,
+  expectedVersion: string | undefined,
+  deadline: number,
+  deps: SmokeTestDependencies,
+  gitlab: GitLabClient,
+  clock: Clock,
+): Promise<CheckResult[]> {
+  if (instanceIds.length === 0) return [];
+  const launchTimes = await instanceLaunchTimes(deps.ec2, instanceIds);
+  deps.log.info(`Checking the runner managers of ${instanceIds.length} instance(s) on runner #${runnerId}`);
+  let wait = SMOKE_POLL_FIRST_DELAY_MS;
+  let lastWaiting = '';
+  for (;;) {
+    deps.signal?.throwIfAborted();
+    const managers = await listManagers(gitlab, runnerId);
+    const evaluations = instanceIds.map((id) =>
+      evaluateInstance(
+        id,
+        launchTimes.get(id),
+        findManagerForInstance(managers, id),
+        runnerId,
+        expectedVersion,
+      ),
+    );
+    const waiting = instanceIds.filter((_, index) => evaluations[index]?.pending);
+    const settled = evaluations.every((e) => !e.pending);
+    // A definite failure (offline, stale, wrong version) decides the run; no point waiting for the rest.
+    const decided = evaluations.some((e) => !e.pending && e.checks.some((c) => c.status === 'failed'));
+    if (settled || decided || clock.now() >= deadline) return evaluations.flatMap((e) => e.checks);
+    const line = `waiting for the runner managers of ${waiting.join(', ')}`;
+    if (line !== lastWaiting) deps.log.info(`  ${line}`);
+    lastWaiting = line;
+    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
+    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
+  }
+}
+
+/** The four checks of one instance's runner manager. Pure. */
+export function evaluateInstance(
+  instanceId: string,
+  launchTime: Date | undefined,
+  manager: RunnerManager | undefined,
+  runnerId: number,
+  expectedVersion: string | undefined,
+): InstanceEvaluation {
+  const systemId = systemIdForInstance(instanceId);
+  const check = (name: string, status: CheckResult['status'], message?: string): CheckResult => ({
+    classname: instanceId,
+    name,
+    status,
+    ...(message ? { message } : {}),
+  });
+  const foundName = `runner manager ${systemId} found`;
+  const onlineName = 'runner manager online';
+  const freshName = 'runner manager contacted GitLab after the instance launched';
+  const versionName = expectedVersion ? `gitlab-runner ${expectedVersion}` : 'gitlab-runner version';
+
+  if (!manager) {
+    const skip = `no runner manager ${systemId}`;
+    return {
+      pending: true,
+      checks: [
+        check(
+          foundName,
+          'failed',
+          `runner #${runnerId} has no manager ${systemId}: the runner on ${instanceId} has not contacted GitLab (see its bootstrap log)`,
+        ),
+        check(onlineName, 'skipped', skip),
+        check(freshName, 'skipped', skip),
+        check(versionName, 'skipped', skip),
+      ],
+    };
+  }
+
+  const contactedAt = manager.contacted_at ? new Date(manager.contacted_at) : undefined;
+  const fresh = Boolean(contactedAt && launchTime && contactedAt.getTime() >= launchTime.getTime());
+  const lastContact = manager.contacted_at ?? 'never';
+  let freshCheck: CheckResult;
+  if (!launchTime) {
+    freshCheck = check(freshName, 'failed', `EC2 does not describe ${instanceId}: it no longer exists`);
+  } else if (fresh) {
+    freshCheck = check(freshName, 'passed');
+  } else {
+    freshCheck = check(
+      freshName,
+      'failed',
+      `last contact ${lastContact} is before ${instanceId} launched at ${launchTime.toISOString()}: this manager record is from an earlier host`,
+    );
+  }
+
+  const onlineCheck =
+    manager.status === 'online'
+      ? check(onlineName, 'passed')
+      : check(
+          onlineName,
+          'failed',
+          `runner manager ${systemId} is ${manager.status} (last contact ${lastContact})`,
+        );
+
+  let versionCheck: CheckResult;
+  if (!expectedVersion) {
+    versionCheck = check(
+      versionName,
+      'skipped',
+      `no expected version; the manager runs ${manager.version ?? 'an unknown version'}`,
+    );
+  } else if ((manager.version ?? '').replace(/^v/, '') === expectedVersion) {
+    versionCheck = check(versionName, 'passed');
+  } else {
+    versionCheck = check(
+      versionName,
+      'failed',
+      `runner manager ${systemId} runs gitlab-runner ${manager.version ?? '(unknown)'}, expected ${expectedVersion}`,
+    );
+  }
+
+  // Until the new host reports in, the record may be an earlier host's, or not contacted yet.
+  const pending = Boolean(launchTime) && (!fresh || manager.status === 'never_contacted');
+  return { pending, checks: [check(foundName, 'passed'), onlineCheck, freshCheck, versionCheck] };
+}
+
+function canarySkipped(why: string): CheckResult[] {
+  return [{ classname: 'canary', name: 'canary pipeline', status: 'skipped', message: why }];
+}
+
+async function runCanary(
+  canary: CanaryOptions,
+  stackName: string,
+  runnerId: number,
+  instanceIds: readonly string[],
+  deps: SmokeTestDependencies,
+  gitlab: GitLabClient,
+  clock: Clock,
+): Promise<CheckResult[]> {
+  const { log } = deps;
+  const started = clock.now();
+  const deadline = started + canary.waitMinutes * 60_000;
+  const request = {
+    ref: canary.ref,
+    variables: {
+      [CANARY_VARIABLE]: '1',
+      RUNNER_FLEET_STACK_NAME: stackName,
+      RUNNER_FLEET_RUNNER_ID: String(runnerId),
+    },
+  };
+  let pipeline: Pipeline = canary.triggerToken
+    ? await triggerPipeline(gitlab, canary.project, canary.triggerToken, request)
+    : await createPipeline(gitlab, canary.project, request);
+  log.info(
+    `Canary pipeline #${pipeline.id} on ${canary.ref} in ${canary.project}${pipeline.web_url ? `: ${pipeline.web_url}` : ''}`,
+  );
+  let wait = SMOKE_POLL_FIRST_DELAY_MS;
+  let lastStatus = '';
+  for (;;) {
+    if (pipeline.status !== lastStatus) log.info(`  canary pipeline #${pipeline.id} ${pipeline.status}`);
+    lastStatus = pipeline.status;
+    if (isPipelineFinished(pipeline.status) || clock.now() >= deadline) break;
+    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
+    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
+    pipeline = await getPipeline(gitlab, canary.project, pipeline.id);
+  }
+  const seconds = (clock.now() - started) / 1000;
+  const jobs = await listPipelineJobs(gitlab, canary.project, pipeline.id);
+  const finished = isPipelineFinished(pipeline.status);
+  const statusCheck: CheckResult = {
+    classname: 'canary',
+    name: `canary pipeline on ${canary.ref} succeeded`,
+    seconds,
+    ...(pipeline.status === 'success'
+      ? { status: 'passed' }
+      : {
+          status: 'failed',
+          message: finished
+            ? `canary pipeline #${pipeline.id} ended ${pipeline.status}${failedJobNames(jobs)}`
+            : `canary pipeline #${pipeline.id} is still ${pipeline.status} after ${canary.waitMinutes} minutes`,
+        }),
+  };
+  return [statusCheck, canaryPlacement(jobs, runnerId, instanceIds, pipeline.id)];
+}
+
+function failedJobNames(jobs: readonly PipelineJob[]): string {
+  const failed = jobs.filter((job) => job.status === 'failed').map((job) => job.name);
+  return failed.length > 0 ? ` (failed: ${failed.join(', ')})` : '';
+}
+
+/** Every job that ran must have run on the fleet's runner, on one of the instances checked. Pure. */
+export function canaryPlacement(
+  jobs: readonly PipelineJob[],
+  runnerId: number,
+  instanceIds: readonly string[],
+  pipelineId: number,
+): CheckResult {
+  const name = `canary jobs ran on runner #${runnerId} on this fleet's instances`;
+  const fleet = new Set(instanceIds.map(systemIdForInstance));
+  const ran = jobs.filter((job) => job.runner);
+  if (ran.length === 0) {
+    return {
+      classname: 'canary',
+      name,
+      status: 'failed',
+      message: `no job of canary pipeline #${pipelineId} was picked up by a runner: does the canary job run when ${CANARY_VARIABLE}=1, with the fleet's tags?`,
+    };
+  }
+  const problems: string[] = [];
+  for (const job of ran) {
+    if (job.runner?.id !== runnerId) {
+      problems.push(`job ${job.name} (#${job.id}) ran on runner #${job.runner?.id}, not #${runnerId}`);
+    } else if (job.runner_manager && !fleet.has(job.runner_manager.system_id)) {
+      problems.push(
+        `job ${job.name} (#${job.id}) ran on runner manager ${job.runner_manager.system_id}, which is none of the instances checked`,
+      );
+    }
+  }
+  if (problems.length === 0) return { classname: 'canary', name, status: 'passed' };
+  return { classname: 'canary', name, status: 'failed', message: problems.join('; ') };
+}
+
+function report(log: Logger, check: CheckResult): void {
+  const mark = check.status === 'passed' ? 'ok  ' : check.status === 'failed' ? 'FAIL' : 'skip';
+  const subject = check.classname === 'capacity' || check.classname === 'canary' ? '' : `${check.classname} `;
+  log.info(
+    `  ${mark} ${subject}${check.name}${check.status === 'failed' && check.message ? `: ${check.message}` : ''}`,
+  );
+}
+
+/** One line per failing subject: an instance's failures together, named by the instance. */
+function failureLines(failed: readonly CheckResult[]): string[] {
+  const bySubject = new Map<string, string[]>();
+  for (const check of failed) {
+    const reasons = bySubject.get(check.classname) ?? [];
+    reasons.push(check.message ?? check.name);
+    bySubject.set(check.classname, reasons);
+  }
+  return [...bySubject].map(([subject, reasons]) => `${subject}: ${reasons.join('; ')}`);
+}
+
+async function writeReport(
+  file: string | undefined,
+  checks: readonly CheckResult[],
+  started: number,
+  log: Logger,
+): Promise<void> {
+  if (!file) return;
+  await writeFile(
+    file,
+    renderJUnit({ name: SUITE_NAME, timestamp: new Date(started).toISOString(), cases: checks }),
+  );
+  log.info(`Wrote the JUnit report (${checks.length} test cases) to ${file}`);
+}

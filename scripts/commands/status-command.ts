@@ -1,0 +1,62 @@
+/** Flags and wiring of `runner-fleet status`; the flow is in status.ts. */
+import { autoScalingClient, checkAwsSetup, cloudFormationClient, ec2Client } from '../aws/clients.ts';
+import { parsePositiveInteger } from '../config/deploy-config.ts';
+import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { InputError } from '../errors.ts';
+import { resolveRunnerId } from '../gitlab/runners.ts';
+import { asString, type CommandSpec, regionOption } from './command-spec.ts';
+import { status } from './status.ts';
+
+export const statusCommand: CommandSpec = {
+  name: 'status',
+  summary: 'show the stack, the group, each instance and (with a token) its runner manager',
+  usage: `runner-fleet status --stack-name NAME [options]
+
+  --stack-name NAME     the fleet stack
+  --region REGION       AWS region (default: AWS_REGION)
+  --runner-id N         the fleet's GitLab runner (or RUNNER_FLEET_RUNNER_TOKEN)
+  --gitlab-url URL      GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
+
+With RUNNER_FLEET_GITLAB_TOKEN set, each instance's runner manager (status,
+version, last contact) is shown too.`,
+  options: {
+    'stack-name': { type: 'string' },
+    region: { type: 'string' },
+    'runner-id': { type: 'string' },
+    'gitlab-url': { type: 'string' },
+  },
+  async run(flags, context) {
+    const problems: string[] = [];
+    const stackName = asString(flags['stack-name']);
+    if (!stackName) problems.push('missing --stack-name NAME');
+    const rawRunnerId = asString(flags['runner-id']);
+    const runnerIdFlag =
+      rawRunnerId === undefined ? undefined : parsePositiveInteger('--runner-id', rawRunnerId, 0, problems);
+    const cloudFormation = cloudFormationClient(regionOption(flags));
+    try {
+      await checkAwsSetup(cloudFormation);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(...error.problems);
+    }
+    if (problems.length > 0 || !stackName) throw new InputError(problems);
+    const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
+    const runnerToken = runnerTokenFromEnv(context.env);
+    await status(stackName, {
+      cloudFormation,
+      autoScaling: await autoScalingClient(regionOption(flags)),
+      ec2: await ec2Client(regionOption(flags)),
+      log: context.log,
+      ...(gitlab
+        ? {
+            gitlab: {
+              client: gitlab.client,
+              runnerId: async () =>
+                runnerIdFlag ??
+                (runnerToken ? (await resolveRunnerId(gitlab.client, runnerToken)).id : undefined),
+            },
+          }
+        : {}),
+    });
+  },
+};
