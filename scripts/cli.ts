@@ -124,6 +124,16 @@ function reportError(error: unknown, log: Logger, command: CommandSpec): number 
     );
     return ExitCode.Failure;
   }
+  const httpStatus = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  if (/XML parse error|Unexpected token|is not valid JSON/.test(message ?? '') && httpStatus !== undefined) {
+    // Not an AWS error document: an emulator without this API, a proxy page, an outage.
+    const endpoint = process.env.AWS_ENDPOINT_URL ? ` (${process.env.AWS_ENDPOINT_URL})` : '';
+    log.error(
+      `${command.name} failed: the AWS endpoint${endpoint} answered HTTP ${httpStatus} with something that is not an AWS API response; if it is an emulator, it may not implement this call`,
+    );
+    return ExitCode.Failure;
+  }
   log.error(`${command.name} failed: ${name}: ${message}`);
   if (process.env.RUNNER_FLEET_DEBUG === '1' && error instanceof Error && error.stack) {
     log.error(error.stack);

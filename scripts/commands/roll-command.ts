@@ -1,5 +1,11 @@
 /** Flags and wiring of `runner-fleet roll`; the flow is in roll.ts. */
-import { autoScalingClient, checkAwsSetup, cloudFormationClient, ssmClient } from '../aws/clients.ts';
+import {
+  autoScalingClient,
+  checkAwsSetup,
+  cloudFormationClient,
+  ec2Client,
+  ssmClient,
+} from '../aws/clients.ts';
 import { instanceRefreshApi } from '../aws/instance-refresh.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
 import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
@@ -8,6 +14,7 @@ import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner
 import { findManagerForInstance, listManagers, resolveRunnerId } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption } from './command-spec.ts';
 import { roll } from './roll.ts';
+import { smokeTest } from './smoke-test.ts';
 
 export const rollCommand: CommandSpec = {
   name: 'roll',
@@ -28,13 +35,15 @@ export const rollCommand: CommandSpec = {
   --timeout-minutes N               longest wait for the stack update (default 60)
   --runner-id N                     the fleet's GitLab runner (or RUNNER_FLEET_RUNNER_TOKEN)
   --gitlab-url URL                  GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
+  --junit FILE                      JUnit report of the smoke test that ends a roll
   --runner-releases-url URL         where to read the latest gitlab-runner release
                                     (default ${RUNNER_LATEST_RELEASE_URL})
 
 Out of date means: the AMI behind the stack's SSM parameter moved (the stack is
 updated first), instances run an older launch template version, or (with
 RUNNER_FLEET_GITLAB_TOKEN) runner managers report another gitlab-runner version.
-Every replaced instance drains its jobs through the terminate lifecycle hook.`,
+Every replaced instance drains its jobs through the terminate lifecycle hook.
+With a GitLab token, a roll ends with runner-fleet smoke-test.`,
   options: {
     'stack-name': { type: 'string' },
     region: { type: 'string' },
@@ -50,6 +59,7 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
     'runner-id': { type: 'string' },
     'gitlab-url': { type: 'string' },
     'runner-releases-url': { type: 'string' },
+    junit: { type: 'string' },
   },
   async run(flags, context) {
     const problems: string[] = [];
@@ -116,7 +126,7 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
     const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
     const runnerToken = runnerTokenFromEnv(context.env);
     const autoScaling = await autoScalingClient(regionOption(flags));
-    await roll(
+    const outcome = await roll(
       {
         stackName,
         dryRun: flags['dry-run'] === true,
@@ -153,8 +163,38 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
         },
       },
     );
+
+    // A roll ends by proving the new instances registered and take jobs, when GitLab can be asked.
+    if (outcome === 'rolled' && gitlab && (runnerIdFlag !== undefined || runnerToken)) {
+      const junitFile = asString(flags.junit);
+      await smokeTest(
+        {
+          stackName,
+          ...(runnerIdFlag !== undefined ? { runnerId: runnerIdFlag } : {}),
+          ...(runnerToken ? { runnerToken } : {}),
+          gitlabUrl: gitlab.apiUrl.replace(/\/api\/v4$/, ''),
+          waitMinutes: SMOKE_TEST_WAIT_MINUTES,
+          ...(junitFile ? { junitFile } : {}),
+        },
+        {
+          cloudFormation,
+          autoScaling,
+          ec2: await ec2Client(regionOption(flags)),
+          gitlab: () => gitlab.client,
+          log: context.log,
+          signal: context.signal,
+        },
+      );
+    } else if (outcome === 'rolled') {
+      context.log.info(
+        'Smoke test skipped: set RUNNER_FLEET_GITLAB_TOKEN and --runner-id or RUNNER_FLEET_RUNNER_TOKEN to check the new runners',
+      );
+    }
   },
 };
+
+/** After a refresh the instances are up; registering takes a few minutes more at most. */
+const SMOKE_TEST_WAIT_MINUTES = 20;
 
 function percentage(
   flag: string,
