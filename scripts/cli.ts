@@ -112,10 +112,6 @@ function reportError(error: unknown, log: Logger, command: CommandSpec): number 
   // AWS SDK service errors: one line with the error name; never the request, which may carry values.
   const name = error instanceof Error ? error.name : 'Error';
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  if (name === 'ValidationError' && command.name === 'deploy') {
-    log.error(`CloudFormation rejected the request: ${message}`);
-    return ExitCode.BadInput;
-  }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` ${process.env.AWS_ENDPOINT_URL}` : '';

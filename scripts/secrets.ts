@@ -12,3 +12,15 @@ export function looksLikeSecretValue(value: string): boolean {
 export function looksLikeSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
+
+/** Names that mention a secret but hold only where it lives or what kind it is. */
+const REFERENCE_SUFFIX = /(Name|Arn|Kind|Id|Ids|Url|Path|Source|Parameter)$/;
+
+/**
+ * The one rule every printer uses (logs, reports, merge request notes, dotenv):
+ * a value is secret when it looks like a token or key, or when its name says
+ * it is one (a parameter "ApiToken", not "TokenParameterName").
+ */
+export function isSecret(name: string, value: string): boolean {
+  return looksLikeSecretValue(value) || (looksLikeSecretName(name) && !REFERENCE_SUFFIX.test(name));
+}

@@ -92,23 +92,32 @@ export function hasDesiredCapacity(capacity: GroupCapacity): boolean {
   return capacity.inService.length >= capacity.desired;
 }
 
-/**
- * When each instance launched (EC2 LaunchTime; the Auto Scaling API does not
- * say). Instances EC2 no longer knows are left out of the map.
- */
-export async function instanceLaunchTimes(
+export interface InstanceDetails {
+  instanceType: string;
+  /** 'spot' or 'on-demand' (EC2 reports InstanceLifecycle only for spot and scheduled). */
+  market: string;
+  launchTime: Date | undefined;
+}
+
+/** Type, market and launch time of each instance, from EC2; instances EC2 no longer knows are left out. */
+export async function instanceDetails(
   client: EC2Client,
   instanceIds: readonly string[],
-): Promise<Map<string, Date>> {
-  const times = new Map<string, Date>();
-  if (instanceIds.length === 0) return times;
+): Promise<Map<string, InstanceDetails>> {
+  const details = new Map<string, InstanceDetails>();
+  if (instanceIds.length === 0) return details;
   const pages = paginateDescribeInstances({ client }, { InstanceIds: [...instanceIds] });
   for await (const page of pages) {
     for (const reservation of page.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) {
-        if (instance.InstanceId && instance.LaunchTime) times.set(instance.InstanceId, instance.LaunchTime);
+        if (!instance.InstanceId) continue;
+        details.set(instance.InstanceId, {
+          instanceType: instance.InstanceType ?? '?',
+          market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+          launchTime: instance.LaunchTime,
+        });
       }
     }
   }
-  return times;
+  return details;
 }

@@ -25,6 +25,8 @@ function clientConfig(options: ClientOptions) {
     // a deploy must ride that out rather than fail.
     retryMode: 'adaptive',
     maxAttempts: 8,
+    // A hung connection must fail and be retried, not block a CI job until it times out.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
   };
 }
 

@@ -20,6 +20,7 @@ import {
   type StackEvent,
   waitUntilChangeSetCreateComplete,
 } from '@aws-sdk/client-cloudformation';
+import { isAwsError } from './errors.ts';
 
 /** Only these end a stack operation successfully. Anything else is a failure. */
 export const SUCCESS_STATUSES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -191,8 +192,4 @@ export async function newStackEvents(
   }
   // Pages run newest first; reversed they read in the order things happened.
   return fresh.reverse();
-}
-
-export function isAwsError(error: unknown, name: string): error is Error & { name: string } {
-  return error instanceof Error && (error.name === name || (error as { Code?: string }).Code === name);
 }

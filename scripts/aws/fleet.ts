@@ -4,7 +4,6 @@
  * stack's SSM parameter points at now. Functions take their clients.
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { OperationError } from '../errors.ts';
 
@@ -41,34 +40,4 @@ export async function currentParameterValue(client: SSMClient, name: string): Pr
   const value = response.Parameter?.Value;
   if (!value) throw new OperationError(`SSM parameter ${name} has no value`);
   return value;
-}
-
-export interface InstanceDetails {
-  instanceType: string;
-  /** 'spot' or 'on-demand' (EC2 reports InstanceLifecycle only for spot and scheduled). */
-  market: string;
-  launchTime: Date | undefined;
-}
-
-/** Type, market and launch time of each instance, from EC2; instances EC2 no longer knows are left out. */
-export async function instanceDetails(
-  client: EC2Client,
-  instanceIds: readonly string[],
-): Promise<Map<string, InstanceDetails>> {
-  const details = new Map<string, InstanceDetails>();
-  if (instanceIds.length === 0) return details;
-  const pages = paginateDescribeInstances({ client }, { InstanceIds: [...instanceIds] });
-  for await (const page of pages) {
-    for (const reservation of page.Reservations ?? []) {
-      for (const instance of reservation.Instances ?? []) {
-        if (!instance.InstanceId) continue;
-        details.set(instance.InstanceId, {
-          instanceType: instance.InstanceType ?? '?',
-          market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
-          launchTime: instance.LaunchTime,
-        });
-      }
-    }
-  }
-  return details;
 }

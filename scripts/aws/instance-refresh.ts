@@ -6,6 +6,7 @@
  */
 import {
   type AutoScalingClient,
+  type DesiredConfiguration,
   type InstanceRefresh,
   paginateDescribeInstanceRefreshes,
   type RefreshPreferences,
@@ -24,7 +25,12 @@ export const REFRESH_END_STATES = new Set([
 export interface InstanceRefreshApi {
   /** The refreshes of a group, newest first. */
   listRefreshes(groupName: string): Promise<InstanceRefresh[]>;
-  startRefresh(groupName: string, preferences: RefreshPreferences): Promise<string>;
+  /** AWS accepts AutoRollback only with a desired configuration to roll back from. */
+  startRefresh(
+    groupName: string,
+    preferences: RefreshPreferences,
+    desiredConfiguration?: DesiredConfiguration,
+  ): Promise<string>;
   describeRefresh(groupName: string, refreshId: string): Promise<InstanceRefresh | undefined>;
 }
 
@@ -40,12 +46,13 @@ export function instanceRefreshApi(client: AutoScalingClient): InstanceRefreshAp
   }
   return {
     listRefreshes: (groupName) => list(groupName),
-    async startRefresh(groupName, preferences) {
+    async startRefresh(groupName, preferences, desiredConfiguration) {
       const response = await client.send(
         new StartInstanceRefreshCommand({
           AutoScalingGroupName: groupName,
           Strategy: 'Rolling',
           Preferences: preferences,
+          ...(desiredConfiguration ? { DesiredConfiguration: desiredConfiguration } : {}),
         }),
       );
       return response.InstanceRefreshId ?? '';

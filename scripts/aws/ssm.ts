@@ -1,6 +1,6 @@
 /** SSM Parameter Store calls: the runner token as a SecureString. Nothing here prints values. */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { isAwsError } from './cloudformation.ts';
+import { isAwsError } from './errors.ts';
 
 export type PutOutcome = 'created' | 'updated' | 'unchanged';
 

@@ -26,3 +26,13 @@ export function regionOption(flags: FlagValues): { region?: string } {
   const region = asString(flags.region);
   return region ? { region } : {};
 }
+
+/** The flags of commands that take a template and its inputs (deploy, preview). */
+export const stackInputOptions = {
+  'stack-name': { type: 'string' },
+  'template-file': { type: 'string' },
+  parameters: { type: 'string', multiple: true },
+  parameter: { type: 'string', multiple: true },
+  tag: { type: 'string', multiple: true },
+  region: { type: 'string' },
+} as const;

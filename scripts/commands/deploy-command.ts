@@ -8,17 +8,14 @@ import {
   type StackInputs,
 } from '../config/deploy-config.ts';
 import { InputError } from '../errors.ts';
-import { asString, type CommandSpec, type FlagValues, regionOption } from './command-spec.ts';
+import {
+  asString,
+  type CommandSpec,
+  type FlagValues,
+  regionOption,
+  stackInputOptions,
+} from './command-spec.ts';
 import { deploy } from './deploy.ts';
-
-export const stackInputOptions = {
-  'stack-name': { type: 'string' },
-  'template-file': { type: 'string' },
-  parameters: { type: 'string', multiple: true },
-  parameter: { type: 'string', multiple: true },
-  tag: { type: 'string', multiple: true },
-  region: { type: 'string' },
-} as const;
 
 export const deployCommand: CommandSpec = {
   name: 'deploy',

@@ -1,38 +1,32 @@
-/**
- * `runner-fleet deploy`: creates or updates a stack, always through a change
- * set, and follows it to an exact success status. Orchestration only: AWS calls
- * live in aws/cloudformation.ts, formatting in render/.
- */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import {
   cancelUpdate,
-  createChangeSet,
   currentTemplateBody,
-  deleteChangeSet,
   deleteStack,
   describeStack,
   executeChangeSet,
-  isAwsError,
   isInProgress,
   isNoChangeReason,
   STUCK_STATUS_ADVICE,
   SUCCESS_STATUSES,
   waitForChangeSet,
 } from '../aws/cloudformation.ts';
-import {
-  displayValue,
-  type ResolvedParameter,
-  resolveParameters,
-  toChangeSetParameters,
-} from '../config/stack-parameters.ts';
+import { type ResolvedParameter, resolveParameters } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { renderOutputsDotenv } from '../render/dotenv.ts';
 import { firstFailureReasons, formatChange } from '../render/events.ts';
-import { looksLikeSecretValue } from '../secrets.ts';
+import { isSecret } from '../secrets.ts';
+import {
+  CHANGE_SET_MAX_WAIT_SECONDS,
+  changeSetName,
+  createChangeSetFor,
+  discardChangeSet,
+  logParameters,
+  type PendingChangeSet,
+} from './change-set.ts';
 import { type Clock, followStack, markExistingEvents, systemClock } from './follow-stack.ts';
 
 export interface DeployOptions {
@@ -55,9 +49,6 @@ export interface DeployDependencies {
 }
 
 export type DeployOutcome = 'created' | 'updated' | 'no-changes';
-
-/** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
-const CHANGE_SET_MAX_WAIT_SECONDS = 600;
 
 export async function deploy(options: DeployOptions, deps: DeployDependencies): Promise<DeployOutcome> {
   const { cloudFormation: cfn, log } = deps;
@@ -85,58 +76,32 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
       `Template is ${options.template.sourceBytes} bytes as written; sending it as compact JSON (${Buffer.byteLength(options.template.body)} bytes) to stay under CloudFormation's inline limit`,
     );
   }
-  await log.section(
-    'parameters',
-    'Parameters',
-    async () => {
-      for (const parameter of resolution.parameters) {
-        log.info(`  ${parameter.key} = ${displayValue(parameter)}  [${parameter.source}]`);
-      }
-    },
-    { collapsed: true },
-  );
+  await logParameters(log, resolution);
 
-  // Unique per run: some endpoints keep executed change sets, and two deploys can start in one second.
-  const stamp = new Date(clock.now())
-    .toISOString()
-    .replace(/[^0-9]/g, '')
-    .slice(0, 14);
-  const changeSetName = `runner-fleet-${stamp}-${randomBytes(3).toString('hex')}`;
-  let pendingChangeSet: { id: string; stackId: string; stackCreatedForIt: boolean } | undefined;
+  const name = changeSetName('deploy', new Date(clock.now()));
+  let pendingChangeSet: PendingChangeSet | undefined;
 
   try {
-    let created: { changeSetId: string; stackId: string };
-    try {
-      created = await createChangeSet(
-        cfn,
-        {
-          StackName: options.stackName,
-          ChangeSetName: changeSetName,
-          ChangeSetType: changeSetType,
-          TemplateBody: options.template.body,
-          Parameters: toChangeSetParameters(resolution.parameters),
-          Capabilities: options.template.capabilities,
-          // No --tag keeps the stack's tags; an empty list would remove them all.
-          ...(options.tags.size > 0 ? { Tags: toTags(options.tags) } : {}),
-          Description: `runner-fleet deploy of ${options.template.path}`,
-        },
-        signal,
-      );
-    } catch (error) {
-      // Some endpoints refuse an unchanged update at once instead of failing the change set.
-      if (isAwsError(error, 'ValidationError') && isNoChangeReason(error.message)) {
-        log.info(`No changes: stack ${options.stackName} is up to date.`);
-        await writeOutputs(stack, options, resolution.parameters, log);
-        return 'no-changes';
-      }
-      throw error;
+    const created = await createChangeSetFor(cfn, {
+      stackName: options.stackName,
+      name,
+      type: changeSetType,
+      template: options.template,
+      resolution,
+      tags: options.tags,
+      description: `runner-fleet deploy of ${options.template.path}`,
+    });
+    if (created === 'no-changes') {
+      log.info(`No changes: stack ${options.stackName} is up to date.`);
+      await writeOutputs(stack, options, resolution.parameters, log);
+      return 'no-changes';
     }
     pendingChangeSet = {
       id: created.changeSetId,
       stackId: created.stackId,
       stackCreatedForIt: changeSetType === 'CREATE' && !stack,
     };
-    log.info(`Change set ${changeSetName} created; waiting for CloudFormation to compute it`);
+    log.info(`Change set ${name} created; waiting for CloudFormation to compute it`);
 
     const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
       maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
@@ -144,7 +109,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     });
 
     if (outcome.status === 'FAILED' && isNoChangeReason(outcome.statusReason)) {
-      await dropChangeSet(cfn, log, options.stackName, created.changeSetId);
+      await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
       pendingChangeSet = undefined;
       log.info(`No changes: stack ${options.stackName} is up to date.`);
       await writeOutputs(stack, options, resolution.parameters, log);
@@ -163,7 +128,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     ) {
       // Some endpoints accept an empty change set instead of failing it; same template
       // and same parameters is still "no changes".
-      await dropChangeSet(cfn, log, options.stackName, created.changeSetId);
+      await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
       pendingChangeSet = undefined;
       log.info(`No changes: stack ${options.stackName} is up to date.`);
       await writeOutputs(stack, options, resolution.parameters, log);
@@ -175,18 +140,20 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
       for (const change of outcome.changes) log.info(`  ${formatChange(change)}`);
     });
 
-    signal?.throwIfAborted();
     const seenEventIds = new Set<string>();
     await markExistingEvents(cfn, created.stackId, seenEventIds);
+    // Last point where an interruption costs nothing: the change set is simply discarded.
+    signal?.throwIfAborted();
     await executeChangeSet(cfn, options.stackName, created.changeSetId);
     pendingChangeSet = undefined;
-    log.info(`Executing change set ${changeSetName}`);
+    log.info(`Executing change set ${name}`);
 
     const result = await log.section('events', `Stack events for ${options.stackName}`, () =>
       followStack(cfn, log, clock, {
         stackId: created.stackId,
         timeoutMs: options.timeoutMinutes * 60_000,
         seenEventIds,
+        executedChangeSetId: created.changeSetId,
         ...(signal ? { signal } : {}),
       }).catch(async (error: unknown) => {
         if (signal?.aborted) await stopOperation(cfn, log, created.stackId, options.stackName, changeSetType);
@@ -211,9 +178,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     await writeOutputs(result.stack, options, resolution.parameters, log);
     return changeSetType === 'CREATE' ? 'created' : 'updated';
   } catch (error) {
-    if (pendingChangeSet) {
-      await cleanUpPendingChangeSet(cfn, log, options.stackName, pendingChangeSet);
-    }
+    if (pendingChangeSet) await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
     if (signal?.aborted) {
       throw new InterruptedError(`deploy of ${options.stackName} interrupted`);
     }
@@ -315,39 +280,6 @@ async function sameAsDeployed(
   );
 }
 
-async function dropChangeSet(
-  cfn: CloudFormationClient,
-  log: Logger,
-  stackName: string,
-  id: string,
-): Promise<void> {
-  try {
-    await deleteChangeSet(cfn, stackName, id);
-  } catch (error) {
-    log.warn(`could not delete change set ${id}: ${(error as Error).message}`);
-  }
-}
-
-async function cleanUpPendingChangeSet(
-  cfn: CloudFormationClient,
-  log: Logger,
-  stackName: string,
-  pending: { id: string; stackId: string; stackCreatedForIt: boolean },
-): Promise<void> {
-  if (pending.stackCreatedForIt) {
-    // The stack exists only to hold the change set (REVIEW_IN_PROGRESS); deleting it removes both.
-    try {
-      await deleteStack(cfn, pending.stackId);
-      log.info(`Deleted the pending change set and the empty stack ${stackName} that held it`);
-      return;
-    } catch (error) {
-      log.warn(`could not delete the empty stack ${stackName}: ${(error as Error).message}`);
-    }
-  }
-  await dropChangeSet(cfn, log, stackName, pending.id);
-  log.info(`Deleted the pending change set of ${stackName}; the stack was not changed`);
-}
-
 async function stopOperation(
   cfn: CloudFormationClient,
   log: Logger,
@@ -382,13 +314,13 @@ async function writeOutputs(
   const outputs = stack?.Outputs ?? [];
   // NoEcho values given in this run must not leak through an output that echoes them.
   const secretValues = parameters.filter((p) => p.noEcho && p.value).map((p) => p.value ?? '');
-  const isSecret = (value: string) =>
-    looksLikeSecretValue(value) || secretValues.some((secret) => value.includes(secret));
+  const hidden = (key: string, value: string) =>
+    isSecret(key, value) || secretValues.some((secret) => value.includes(secret));
   if (outputs.length > 0) {
     await log.section('outputs', 'Outputs', async () => {
       for (const output of outputs) {
         const value = output.OutputValue ?? '';
-        log.info(`  ${output.OutputKey} = ${isSecret(value) ? '****' : value}`);
+        log.info(`  ${output.OutputKey} = ${hidden(output.OutputKey ?? '', value) ? '****' : value}`);
       }
     });
   }
@@ -399,8 +331,4 @@ async function writeOutputs(
   }
   await writeFile(options.outputsDotenv, dotenv.text, { mode: 0o644 });
   log.info(`Wrote ${dotenv.written.length} output(s) to ${options.outputsDotenv}`);
-}
-
-function toTags(tags: ReadonlyMap<string, string>): Tag[] {
-  return [...tags].map(([Key, Value]) => ({ Key, Value }));
 }

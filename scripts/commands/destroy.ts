@@ -46,10 +46,14 @@ export async function destroy(
     );
   }
   // Read the instances before they go: their ids name the runner managers to clean up.
-  const groupName = await groupNameOfStack(deps.cloudFormation, stack).catch(() => undefined);
-  const group = groupName
-    ? await describeGroup(deps.autoScaling, groupName).catch(() => undefined)
-    : undefined;
+  const group = await groupNameOfStack(deps.cloudFormation, stack)
+    .then((groupName) => describeGroup(deps.autoScaling, groupName))
+    .catch((error: unknown) => {
+      log.warn(
+        `could not read the fleet's instances (${firstLine(error)}); runner managers they leave behind will not be checked`,
+      );
+      return undefined;
+    });
   const instanceIds = (group?.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
 
   const stackId = stack.StackId ?? options.stackName;
@@ -123,4 +127,8 @@ async function removeLeftoverManagers(
       ? `Every instance had unregistered its runner manager (${instanceIds.length} checked)`
       : `Removed ${removed} leftover runner manager(s) of ${instanceIds.length} instance(s)`,
   );
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }

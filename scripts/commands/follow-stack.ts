@@ -36,6 +36,11 @@ export interface FollowOptions {
   timeoutMs: number;
   seenEventIds: Set<string>;
   signal?: AbortSignal;
+  /**
+   * Set right after ExecuteChangeSet: a new stack can still read
+   * REVIEW_IN_PROGRESS for a moment, which then means "not started yet".
+   */
+  executedChangeSetId?: string;
 }
 
 export interface FollowResult {
@@ -62,7 +67,8 @@ export async function followStack(
     events.push(...fresh);
     const stack = await describeStack(client, options.stackId, options.signal);
     const status = stack?.StackStatus ?? 'DELETE_COMPLETE';
-    if (!isInProgress(status)) {
+    const notStartedYet = options.executedChangeSetId !== undefined && status === 'REVIEW_IN_PROGRESS';
+    if (!isInProgress(status) && !notStartedYet) {
       // Events written between the last read and the final status still belong in the log.
       const last = await readEvents(client, options);
       for (const event of last) log.info(formatStackEvent(event));

@@ -5,10 +5,16 @@
  */
 import { checkAwsSetup, cloudFormationClient } from '../aws/clients.ts';
 import { checkWritableFile, loadStackInputs } from '../config/deploy-config.ts';
-import { gitlabApiUrl } from '../config/gitlab-access.ts';
+import { gitlabApiUrl, gitlabTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { createGitLabClient, gitlabTokenFromEnv } from '../gitlab/client.ts';
-import { asString, type CommandSpec, type FlagValues, regionOption } from './command-spec.ts';
+import { createGitLabClient } from '../gitlab/client.ts';
+import {
+  asString,
+  type CommandSpec,
+  type FlagValues,
+  regionOption,
+  stackInputOptions,
+} from './command-spec.ts';
 import { type PreviewOptions, preview } from './preview.ts';
 
 export const previewCommand: CommandSpec = {
@@ -42,12 +48,7 @@ export const previewCommand: CommandSpec = {
 The reports and the note are written before the gate decides. Parameters not
 given keep their previous value; NoEcho values are never printed.`,
   options: {
-    'stack-name': { type: 'string' },
-    'template-file': { type: 'string' },
-    parameters: { type: 'string', multiple: true },
-    parameter: { type: 'string', multiple: true },
-    tag: { type: 'string', multiple: true },
-    region: { type: 'string' },
+    ...stackInputOptions,
     markdown: { type: 'string' },
     'terraform-report': { type: 'string' },
     'keep-change-set': { type: 'boolean' },

@@ -1,32 +1,19 @@
-/**
- * `runner-fleet preview`: what a deploy would change, without changing it.
- * Creates a change set, reads all of it with property values, deletes it
- * (unless kept), then writes the reports, the merge request note and applies
- * the gate. Orchestration only: AWS calls in aws/cloudformation.ts, the
- * classification and Markdown in render/, the note in gitlab/.
- */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type {
   CloudFormationClient,
   DescribeChangeSetCommandOutput,
   Parameter,
   Stack,
-  Tag,
 } from '@aws-sdk/client-cloudformation';
 import {
-  createChangeSet,
-  deleteChangeSet,
-  deleteStack,
   describeStack,
-  isAwsError,
   isInProgress,
   isNoChangeReason,
   STUCK_STATUS_ADVICE,
   waitForChangeSet,
 } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
-import { displayValue, resolveParameters, toChangeSetParameters } from '../config/stack-parameters.ts';
+import { resolveParameters } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { GateError, InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
@@ -46,6 +33,14 @@ import {
   summaryLine,
 } from '../render/change-set-report.ts';
 import { renderTerraformReport } from '../render/terraform-report.ts';
+import {
+  CHANGE_SET_MAX_WAIT_SECONDS,
+  changeSetName,
+  createChangeSetFor,
+  discardChangeSet,
+  logParameters,
+  type PendingChangeSet,
+} from './change-set.ts';
 
 export interface PreviewOptions {
   stackName: string;
@@ -66,16 +61,6 @@ export interface PreviewDependencies {
   signal?: AbortSignal;
 }
 
-/** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
-const CHANGE_SET_MAX_WAIT_SECONDS = 600;
-
-interface PendingChangeSet {
-  id: string;
-  stackId: string;
-  /** No stack existed: the change set's REVIEW_IN_PROGRESS stack goes with it. */
-  stackCreatedForIt: boolean;
-}
-
 export async function preview(options: PreviewOptions, deps: PreviewDependencies): Promise<PreviewReport> {
   const { cloudFormation: cfn, log, signal } = deps;
   const stack = await describeStack(cfn, options.stackName, signal);
@@ -92,55 +77,30 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   log.info(
     `Previewing ${changeSetType === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
   );
-  await log.section(
-    'parameters',
-    'Parameters',
-    async () => {
-      for (const parameter of resolution.parameters) {
-        log.info(`  ${parameter.key} = ${displayValue(parameter)}  [${parameter.source}]`);
-      }
-    },
-    { collapsed: true },
-  );
+  await logParameters(log, resolution);
 
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[^0-9]/g, '')
-    .slice(0, 14);
-  const changeSetName = `runner-fleet-preview-${stamp}-${randomBytes(3).toString('hex')}`;
+  const name = changeSetName('preview', new Date());
   let pending: PendingChangeSet | undefined;
   let described: { changes: DescribeChangeSetCommandOutput['Changes']; parameters: Parameter[] };
   let kept = false;
   try {
-    let created: { changeSetId: string; stackId: string };
-    try {
-      // Not abortable: an interrupted call could leave a change set whose id we never learn.
-      created = await createChangeSet(cfn, {
-        StackName: options.stackName,
-        ChangeSetName: changeSetName,
-        ChangeSetType: changeSetType,
-        TemplateBody: options.template.body,
-        Parameters: toChangeSetParameters(resolution.parameters),
-        Capabilities: options.template.capabilities,
-        ...(options.tags.size > 0 ? { Tags: toTags(options.tags) } : {}),
-        Description: `runner-fleet preview of ${options.template.path}`,
-      });
-    } catch (error) {
-      if (isAwsError(error, 'ValidationError')) {
-        if (isNoChangeReason(error.message)) {
-          return await finish(emptyReport(), options, deps);
-        }
-        throw new InputError(`CloudFormation rejected the change set: ${error.message.split('\n')[0]}`);
-      }
-      throw error;
-    }
+    const created = await createChangeSetFor(cfn, {
+      stackName: options.stackName,
+      name,
+      type: changeSetType,
+      template: options.template,
+      resolution,
+      tags: options.tags,
+      description: `runner-fleet preview of ${options.template.path}`,
+    });
+    if (created === 'no-changes') return await finish(emptyReport(), options, deps);
     pending = {
       id: created.changeSetId,
       stackId: created.stackId,
       stackCreatedForIt: changeSetType === 'CREATE' && !stack,
     };
     signal?.throwIfAborted();
-    log.info(`Change set ${changeSetName} created; waiting for CloudFormation to compute it`);
+    log.info(`Change set ${name} created; waiting for CloudFormation to compute it`);
 
     const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
       maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
@@ -159,14 +119,14 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
     kept = options.keepChangeSet && !noChanges;
     if (kept) {
       log.info(
-        `Kept change set ${changeSetName}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${changeSetName}`,
+        `Kept change set ${name}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${name}`,
       );
     } else {
-      await removeChangeSet(cfn, log, options.stackName, pending);
+      await discardChangeSet(cfn, log, options.stackName, pending);
     }
     pending = undefined;
   } catch (error) {
-    if (pending) await removeChangeSet(cfn, log, options.stackName, pending);
+    if (pending) await discardChangeSet(cfn, log, options.stackName, pending);
     if (signal?.aborted) throw new InterruptedError(`preview of ${options.stackName} interrupted`);
     throw error;
   }
@@ -175,7 +135,7 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
     stackName: options.stackName,
     changeSetType,
     templatePath: options.template.path,
-    changeSetName,
+    changeSetName: name,
     changeSetKept: kept,
     changes: described.changes ?? [],
     stackParameters: changeSetType === 'UPDATE' ? (stack?.Parameters ?? []) : [],
@@ -191,7 +151,7 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
       stackName: options.stackName,
       changeSetType,
       templatePath: options.template.path,
-      changeSetName,
+      changeSetName: name,
       changeSetKept: false,
       changes: [],
       stackParameters: [],
@@ -262,30 +222,4 @@ function checkPreviewable(stack: Stack | undefined, stackName: string): void {
       'deploy deletes it and creates it again; there is nothing to compare a change set with until then',
     ]);
   }
-}
-
-async function removeChangeSet(
-  cfn: CloudFormationClient,
-  log: Logger,
-  stackName: string,
-  pending: PendingChangeSet,
-): Promise<void> {
-  try {
-    await deleteChangeSet(cfn, stackName, pending.id);
-    if (pending.stackCreatedForIt) {
-      // A change set for a new stack creates an empty REVIEW_IN_PROGRESS stack; it goes too.
-      await deleteStack(cfn, pending.stackId);
-      log.info(`Deleted the change set and the empty stack ${stackName} that held it`);
-    } else {
-      log.info(`Deleted the change set; stack ${stackName} was not changed`);
-    }
-  } catch (error) {
-    log.warn(
-      `could not delete the change set ${pending.id}: ${(error as Error).message.split('\n')[0]}; delete it with aws cloudformation delete-change-set`,
-    );
-  }
-}
-
-function toTags(tags: ReadonlyMap<string, string>): Tag[] {
-  return [...tags].map(([Key, Value]) => ({ Key, Value }));
 }

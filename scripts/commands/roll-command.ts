@@ -7,11 +7,11 @@ import {
   ssmClient,
 } from '../aws/clients.ts';
 import { instanceRefreshApi } from '../aws/instance-refresh.ts';
-import { parsePositiveInteger } from '../config/deploy-config.ts';
-import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
+import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
-import { findManagerForInstance, listManagers, resolveRunnerId } from '../gitlab/runners.ts';
+import { findManagerForInstance, listManagers } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
@@ -65,21 +65,19 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
     const problems: string[] = [];
     const stackName = asString(flags['stack-name']);
     if (!stackName) problems.push('missing --stack-name NAME');
-    const minHealthy = percentage(
+    const minHealthy = parseIntegerFlag(
       '--min-healthy-percentage',
       asString(flags['min-healthy-percentage']),
       100,
-      0,
-      100,
       problems,
+      { min: 0, max: 100 },
     );
-    const maxHealthy = percentage(
+    const maxHealthy = parseIntegerFlag(
       '--max-healthy-percentage',
       asString(flags['max-healthy-percentage']),
       200,
-      100,
-      200,
       problems,
+      { min: 100, max: 200 },
     );
     if (maxHealthy - minHealthy > 100) {
       problems.push(
@@ -95,8 +93,20 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
       .split(',')
       .filter((item) => item.trim() !== '')
       .map((item) => Number(item.trim()));
-    if (checkpoints.some((n) => !Number.isInteger(n) || n < 1 || n > 100) || !isAscending(checkpoints)) {
-      problems.push('invalid --checkpoint-percentages: give rising whole numbers from 1 to 100, e.g. 50,100');
+    if (
+      checkpoints.some((n) => !Number.isInteger(n) || n < 1 || n > 100) ||
+      !isAscending(checkpoints) ||
+      (checkpoints.length > 0 && checkpoints.at(-1) !== 100)
+    ) {
+      // A list that stops short of 100 makes AWS report success with part of the fleet not replaced.
+      problems.push(
+        'invalid --checkpoint-percentages: give rising whole numbers from 1 to 100 ending with 100, e.g. 50,100',
+      );
+    }
+    if (minHealthy === 100 && maxHealthy === 100) {
+      problems.push(
+        '--min-healthy-percentage 100 with --max-healthy-percentage 100 leaves no room to replace an instance: raise the maximum',
+      );
     }
     const waitMinutes = parsePositiveInteger(
       '--wait-minutes',
@@ -149,9 +159,7 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
         latestRunnerVersion: () => latestRunnerRelease(asString(flags['runner-releases-url'])),
         async instanceRunnerVersions(instanceIds) {
           if (!gitlab) return undefined;
-          const runnerId =
-            runnerIdFlag ??
-            (runnerToken ? (await resolveRunnerId(gitlab.client, runnerToken)).id : undefined);
+          const runnerId = await fleetRunnerId(gitlab.client, runnerIdFlag, runnerToken);
           if (runnerId === undefined) return undefined;
           const managers = await listManagers(gitlab.client, runnerId);
           const versions = new Map<string, string>();
@@ -195,23 +203,6 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
 
 /** After a refresh the instances are up; registering takes a few minutes more at most. */
 const SMOKE_TEST_WAIT_MINUTES = 20;
-
-function percentage(
-  flag: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: string[],
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    problems.push(`invalid ${flag} ${raw}: expected a whole number from ${min} to ${max}`);
-    return fallback;
-  }
-  return value;
-}
 
 function isAscending(values: readonly number[]): boolean {
   return values.every((value, index) => index === 0 || value > (values[index - 1] ?? 0));

@@ -9,6 +9,7 @@
 import type {
   AutoScalingClient,
   AutoScalingGroup,
+  DesiredConfiguration,
   InstanceRefresh,
   RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
@@ -16,7 +17,7 @@ import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
 import { currentTemplateBody, describeStack, isInProgress } from '../aws/cloudformation.ts';
-import { currentParameterValue, instancesOnOtherVersions } from '../aws/fleet.ts';
+import { currentParameterValue, groupLaunchTemplate, instancesOnOtherVersions } from '../aws/fleet.ts';
 import { activeRefresh, type InstanceRefreshApi, REFRESH_END_STATES } from '../aws/instance-refresh.ts';
 import { parseTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
@@ -133,7 +134,18 @@ export async function roll(
   }
 
   const preferences = refreshPreferences(options, staleness);
-  const refreshId = await deps.refresh.startRefresh(groupName, preferences);
+  // After a stack update the group points at a new launch template version: read it again.
+  const current = staleness.amiUpdate ? await describeGroup(deps.autoScaling, groupName) : group;
+  const desired = current ? desiredConfiguration(current) : undefined;
+  if (preferences.AutoRollback && !desired) {
+    throw new OperationError(
+      `group ${groupName} does not name a launch template version, which automatic rollback needs`,
+      [
+        'pin the version in the template (LaunchTemplate.LatestVersionNumber), or roll with --no-auto-rollback',
+      ],
+    );
+  }
+  const refreshId = await deps.refresh.startRefresh(groupName, preferences, desired);
   log.info(
     `Started instance refresh ${refreshId} on ${groupName} (min healthy ${preferences.MinHealthyPercentage}%, max healthy ${preferences.MaxHealthyPercentage}%, skip matching ${preferences.SkipMatching ? 'yes' : 'no'}, auto rollback ${preferences.AutoRollback ? 'on' : 'off'})`,
   );
@@ -208,9 +220,12 @@ export function refreshPreferences(options: RollOptions, staleness: Staleness): 
     MaxHealthyPercentage: options.maxHealthyPercentage,
     SkipMatching: !(options.force || onlyRunnerOutdated),
     AutoRollback: options.autoRollback,
-    // Busy runners protect themselves from scale-in; the refresh waits for them to finish their jobs.
-    ScaleInProtectedInstances: 'Wait',
-    StandbyInstances: 'Wait',
+    // Busy runners protect themselves from scale-in. Replace them anyway: their
+    // terminate hook drains the running jobs first. 'Wait' would fail the whole
+    // refresh after one hour, shorter than a long job.
+    ScaleInProtectedInstances: 'Refresh',
+    // An operator put standby instances aside on purpose; leave them.
+    StandbyInstances: 'Ignore',
     ...(options.instanceWarmupSeconds !== undefined ? { InstanceWarmup: options.instanceWarmupSeconds } : {}),
     ...(options.checkpointPercentages.length > 0
       ? { CheckpointPercentages: options.checkpointPercentages }
@@ -306,4 +321,16 @@ export function progressLine(refresh: InstanceRefresh): string {
   const left = refresh.InstancesToUpdate ?? 0;
   const reason = refresh.StatusReason ? ` (${refresh.StatusReason})` : '';
   return `instance refresh ${refresh.InstanceRefreshId}: ${refresh.Status} ${percentage}% complete, ${left} instance(s) left${reason}`;
+}
+
+/**
+ * What the refresh rolls to, pinned to the group's numbered launch template
+ * version: AWS needs it for automatic rollback, and it keeps the refresh from
+ * following a later stack update half-way.
+ */
+export function desiredConfiguration(group: AutoScalingGroup): DesiredConfiguration | undefined {
+  const template = groupLaunchTemplate(group);
+  if (!template || !/^\d+$/.test(template.version)) return undefined;
+  if (group.MixedInstancesPolicy) return { MixedInstancesPolicy: group.MixedInstancesPolicy };
+  return { LaunchTemplate: { LaunchTemplateId: template.id, Version: template.version } };
 }

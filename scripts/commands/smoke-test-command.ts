@@ -4,8 +4,9 @@
  */
 import { autoScalingClient, checkAwsSetup, cloudFormationClient, ec2Client } from '../aws/clients.ts';
 import { checkWritableFile, parsePositiveInteger } from '../config/deploy-config.ts';
+import { gitlabTokenFromEnv, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { createGitLabClient, gitlabTokenFromEnv } from '../gitlab/client.ts';
+import { createGitLabClient } from '../gitlab/client.ts';
 import { asString, type CommandSpec, type FlagValues, regionOption } from './command-spec.ts';
 import { CANARY_VARIABLE, type CanaryOptions, smokeTest } from './smoke-test.ts';
 
@@ -56,7 +57,7 @@ Environment (never flags, so they stay out of process lists and job logs):
     const rawRunnerId = asString(flags['runner-id']);
     const runnerId =
       rawRunnerId === undefined ? undefined : parsePositiveInteger('--runner-id', rawRunnerId, 0, problems);
-    const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN?.trim() || undefined;
+    const runnerToken = runnerTokenFromEnv(env);
     if (rawRunnerId === undefined && !runnerToken) {
       problems.push('no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN to the fleet runner token');
     }

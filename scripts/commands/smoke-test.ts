@@ -17,9 +17,10 @@ import {
   groupCapacity,
   groupNameOfStack,
   hasDesiredCapacity,
-  instanceLaunchTimes,
+  instanceDetails,
 } from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
+import { apiRoot } from '../config/gitlab-access.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
@@ -202,8 +203,7 @@ function resolveApiUrl(given: string | undefined, stack: Stack, log: Logger): st
   if (given && fromStack && originOf(given) !== originOf(fromStack)) {
     log.warn(`GitLab URL ${given} is not the stack's GitLabUrl ${fromStack}, where its runners register`);
   }
-  const base = url.replace(/\/+$/, '');
-  return base.endsWith('/api/v4') ? base : `${base}/api/v4`;
+  return apiRoot(url);
 }
 
 function originOf(url: string): string {
@@ -289,7 +289,11 @@ async function checkManagers(
   clock: Clock,
 ): Promise<CheckResult[]> {
   if (instanceIds.length === 0) return [];
-  const launchTimes = await instanceLaunchTimes(deps.ec2, instanceIds);
+  const launchTimes = new Map(
+    [...(await instanceDetails(deps.ec2, instanceIds))].flatMap(([id, detail]) =>
+      detail.launchTime ? [[id, detail.launchTime] as const] : [],
+    ),
+  );
   deps.log.info(`Checking the runner managers of ${instanceIds.length} instance(s) on runner #${runnerId}`);
   let wait = SMOKE_POLL_FIRST_DELAY_MS;
   let lastWaiting = '';

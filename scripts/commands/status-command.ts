@@ -1,9 +1,8 @@
 /** Flags and wiring of `runner-fleet status`; the flow is in status.ts. */
 import { autoScalingClient, checkAwsSetup, cloudFormationClient, ec2Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
-import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { resolveRunnerId } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption } from './command-spec.ts';
 import { status } from './status.ts';
 
@@ -51,9 +50,7 @@ version, last contact) is shown too.`,
         ? {
             gitlab: {
               client: gitlab.client,
-              runnerId: async () =>
-                runnerIdFlag ??
-                (runnerToken ? (await resolveRunnerId(gitlab.client, runnerToken)).id : undefined),
+              runnerId: () => fleetRunnerId(gitlab.client, runnerIdFlag, runnerToken),
             },
           }
         : {}),

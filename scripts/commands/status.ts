@@ -2,9 +2,9 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
+import { describeGroup, groupNameOfStack, instanceDetails } from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
-import { instanceDetails } from '../aws/fleet.ts';
+
 import { InputError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { findManagerForInstance, listManagers, type RunnerManager } from '../gitlab/runners.ts';
@@ -24,8 +24,14 @@ export interface StatusDependencies {
 export async function status(stackName: string, deps: StatusDependencies): Promise<void> {
   const stack = await describeStack(deps.cloudFormation, stackName);
   if (!stack) throw new InputError(`stack ${stackName} does not exist (check --stack-name and --region)`);
-  const groupName = await groupNameOfStack(deps.cloudFormation, stack).catch(() => undefined);
-  const group = groupName ? await describeGroup(deps.autoScaling, groupName) : undefined;
+  const group = await groupNameOfStack(deps.cloudFormation, stack)
+    .then((groupName) => describeGroup(deps.autoScaling, groupName))
+    .catch((error: unknown) => {
+      deps.log.warn(
+        `could not read the stack's Auto Scaling group: ${(error as Error).message.split('\n')[0]}`,
+      );
+      return undefined;
+    });
   const instanceIds = (group?.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
   const details = await instanceDetails(deps.ec2, instanceIds);
 

@@ -85,10 +85,26 @@ export function parsePositiveInteger(
   fallback: number,
   problems: string[],
 ): number {
+  return parseIntegerFlag(flag, raw, fallback, problems, { min: 1 });
+}
+
+/** A whole-number flag within bounds; a problem is recorded (and the fallback returned) otherwise. */
+export function parseIntegerFlag(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  problems: string[],
+  bounds: { min: number; max?: number },
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    problems.push(`invalid ${flag} ${raw}: expected a whole number above 0`);
+  const { min, max } = bounds;
+  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    problems.push(
+      max === undefined
+        ? `invalid ${flag} ${raw}: expected a whole number${min === 1 ? ' above 0' : ` from ${min}`}`
+        : `invalid ${flag} ${raw}: expected a whole number from ${min} to ${max}`,
+    );
     return fallback;
   }
   return value;

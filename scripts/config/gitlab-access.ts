@@ -4,6 +4,7 @@
  * (a flag would show them in process lists and job logs).
  */
 import { createGitLabClient, type GitLabClient } from '../gitlab/client.ts';
+import { resolveRunnerId } from '../gitlab/runners.ts';
 
 export interface GitLabAccess {
   apiUrl: string;
@@ -13,8 +14,12 @@ export interface GitLabAccess {
 /** The API root: --gitlab-url (instance or API URL), else CI_API_V4_URL, else CI_SERVER_URL. */
 export function gitlabApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   const base = flag ?? env.CI_API_V4_URL ?? env.CI_SERVER_URL;
-  if (!base) return undefined;
-  const trimmed = base.replace(/\/+$/, '');
+  return base ? apiRoot(base) : undefined;
+}
+
+/** https://host or https://host/api/v4 → https://host/api/v4 */
+export function apiRoot(url: string): string {
+  const trimmed = url.replace(/\/+$/, '');
   return trimmed.endsWith('/api/v4') ? trimmed : `${trimmed}/api/v4`;
 }
 
@@ -24,9 +29,29 @@ export function optionalGitLabAccess(
   env: NodeJS.ProcessEnv,
 ): GitLabAccess | undefined {
   const apiUrl = gitlabApiUrl(flag, env);
-  const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
+  const token = gitlabTokenFromEnv(env);
   if (!apiUrl || !token) return undefined;
   return { apiUrl, client: createGitLabClient({ apiUrl, token }) };
+}
+
+/** The API token, from the environment only: a flag would show it in process lists and job logs. */
+export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
+  return token ? token : undefined;
+}
+
+/**
+ * The fleet's runner: --runner-id when given (no side effect), else the one
+ * the runner token in RUNNER_FLEET_RUNNER_TOKEN belongs to; undefined when
+ * neither is there.
+ */
+export async function fleetRunnerId(
+  client: GitLabClient,
+  runnerIdFlag: number | undefined,
+  runnerToken: string | undefined,
+): Promise<number | undefined> {
+  if (runnerIdFlag !== undefined) return runnerIdFlag;
+  return runnerToken ? (await resolveRunnerId(client, runnerToken)).id : undefined;
 }
 
 export function runnerTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {

@@ -6,7 +6,7 @@
  * behaviour, and the log can say where each value came from.
  */
 import type { Parameter, Stack } from '@aws-sdk/client-cloudformation';
-import { looksLikeSecretValue } from '../secrets.ts';
+import { isSecret } from '../secrets.ts';
 import type { TemplateParameter } from './template.ts';
 
 export type ValueSource = 'given' | 'previous' | 'default';
@@ -84,9 +84,9 @@ export function toChangeSetParameters(resolved: readonly ResolvedParameter[]): P
   );
 }
 
-/** A value safe to print: NoEcho values are masked, so are names that look secret. */
+/** A value safe to print: NoEcho values are masked, so are values or names that look secret. */
 export function displayValue(parameter: ResolvedParameter): string {
   if (parameter.source === 'previous') return '(previous value)';
-  if (parameter.noEcho || looksLikeSecretValue(parameter.value ?? '')) return '****';
+  if (parameter.noEcho || isSecret(parameter.key, parameter.value ?? '')) return '****';
   return parameter.value === '' ? '(empty)' : (parameter.value ?? '');
 }

@@ -3,6 +3,7 @@
  * `x-next-page`, and errors that say what to fix. The token travels only in
  * the request header and never appears in an error message or a log line.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { OperationError } from '../errors.ts';
 
 export interface GitLabClientOptions {
@@ -12,6 +13,8 @@ export interface GitLabClientOptions {
   token: string;
   tokenKind?: 'private' | 'job';
   fetch?: typeof fetch;
+  /** First pause before a read is retried (tests shorten it). */
+  retryDelayMs?: number;
   /** Per-request time limit. */
   timeoutMs?: number;
 }
@@ -26,6 +29,8 @@ export class GitLabApiError extends OperationError {
 }
 
 const PER_PAGE = 100;
+/** Three tries, one and three seconds apart: rides out a deploy of GitLab or a load balancer blip. */
+const READ_ATTEMPTS = 3;
 /** A stuck GitLab must not hang a pipeline job; thirty seconds is generous for one API call. */
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -42,6 +47,7 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
   const header = options.tokenKind === 'job' ? 'JOB-TOKEN' : 'PRIVATE-TOKEN';
+  const retryDelayMs = options.retryDelayMs ?? 1_000;
 
   async function request(
     method: string,
@@ -53,23 +59,32 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    let response: Response;
-    try {
-      response = await doFetch(url, {
-        method,
-        headers: {
-          // Runner-token endpoints carry their token in the body and need no header.
-          ...(options.token ? { [header]: options.token } : {}),
-          Accept: 'application/json',
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-      });
-    } catch (error) {
-      throw new OperationError(
-        `cannot reach GitLab at ${apiUrl} (${method} ${path}): ${(error as Error).message}; check CI_API_V4_URL / --gitlab-url and the network`,
-      );
+    // Reads are retried on a dropped connection, 429 and 5xx: one GitLab blip must not
+    // fail a smoke test that polls for twenty minutes. Writes are sent once.
+    const attempts = method === 'GET' ? READ_ATTEMPTS : 1;
+    let response: Response | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        response = await doFetch(url, {
+          method,
+          headers: {
+            // Runner-token endpoints carry their token in the body and need no header.
+            ...(options.token ? { [header]: options.token } : {}),
+            Accept: 'application/json',
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        });
+        if (!(response.status === 429 || response.status >= 500) || attempt >= attempts) break;
+      } catch (error) {
+        if (attempt >= attempts) {
+          throw new OperationError(
+            `cannot reach GitLab at ${apiUrl} (${method} ${path}): ${(error as Error).message}; check CI_API_V4_URL / --gitlab-url and the network`,
+          );
+        }
+      }
+      await delay(retryDelayMs * 3 ** (attempt - 1));
     }
     if (!response.ok) {
       throw new GitLabApiError(response.status, method, path, hint(response.status));
@@ -118,10 +133,4 @@ function hint(status: number): string {
     default:
       return status >= 500 ? 'GitLab had an internal error; retry later' : 'the request was refused';
   }
-}
-
-/** Reads the GitLab token from the environment only: a flag would show it in process lists and job logs. */
-export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
-  return token ? token : undefined;
 }

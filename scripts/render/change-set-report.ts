@@ -7,7 +7,7 @@
 import type { Change, Parameter, ResourceChange, ResourceChangeDetail } from '@aws-sdk/client-cloudformation';
 import type { ResolvedParameter } from '../config/stack-parameters.ts';
 import type { TemplateParameter } from '../config/template.ts';
-import { looksLikeSecretValue } from '../secrets.ts';
+import { isSecret, looksLikeSecretValue } from '../secrets.ts';
 
 /** The effect of one change on the fleet, in the words a reviewer needs. */
 export type Effect =
@@ -361,8 +361,8 @@ function parameterChanges(input: PreviewReportInput): ParameterChange[] {
       const oldValue = old?.ParameterValue;
       const newValue = next?.ParameterValue ?? parameter.value ?? '';
       if (oldValue === newValue) continue;
-      beforeText = oldValue === undefined ? '(none)' : printable(oldValue);
-      afterText = printable(newValue);
+      beforeText = oldValue === undefined ? '(none)' : printable(oldValue, parameter.key);
+      afterText = printable(newValue, parameter.key);
     }
     const users = input.parameterUsers.get(parameter.key) ?? [];
     changes.push({
@@ -381,8 +381,8 @@ function ssmText(name: string, resolved: string | undefined): string {
   return `${printable(resolved)} (from ${printable(name)})`;
 }
 
-function printable(value: string): string {
-  if (looksLikeSecretValue(value)) return HIDDEN;
+function printable(value: string, name = ''): string {
+  if (isSecret(name, value)) return HIDDEN;
   return value === '' ? '(empty)' : value;
 }
 

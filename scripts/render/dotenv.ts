@@ -4,7 +4,7 @@
  * readable by anyone who can read the pipeline, so secrets never go in.
  */
 import type { Output } from '@aws-sdk/client-cloudformation';
-import { looksLikeSecretName, looksLikeSecretValue } from '../secrets.ts';
+import { isSecret } from '../secrets.ts';
 
 const DOTENV_LIMIT_BYTES = 5 * 1024;
 
@@ -26,15 +26,8 @@ export function renderOutputsDotenv(
     const key = (output.OutputKey ?? '').replace(/[^A-Za-z0-9_]/g, '_');
     const value = output.OutputValue ?? '';
     if (!key) continue;
-    if (looksLikeSecretName(key) && !/(Name|Arn)$/.test(key)) {
-      skipped.push({ key, why: 'its name says it is secret' });
-      continue;
-    }
-    if (
-      looksLikeSecretValue(value) ||
-      secretValues.some((secret) => secret.length > 0 && value.includes(secret))
-    ) {
-      skipped.push({ key, why: 'its value looks like a secret' });
+    if (isSecret(key, value) || secretValues.some((secret) => secret.length > 0 && value.includes(secret))) {
+      skipped.push({ key, why: 'its name or value looks secret' });
       continue;
     }
     if (/[\r\n]/.test(value)) {

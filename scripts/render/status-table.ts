@@ -1,7 +1,8 @@
 /** Pure rendering of `runner-fleet status`: the stack, the group and one row per instance. */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import type { Stack } from '@aws-sdk/client-cloudformation';
-import type { InstanceDetails } from '../aws/fleet.ts';
+import type { InstanceDetails } from '../aws/auto-scaling.ts';
+import { groupLaunchTemplate } from '../aws/fleet.ts';
 import type { RunnerManager } from '../gitlab/runners.ts';
 import { formatTimestamp } from './events.ts';
 
@@ -27,12 +28,11 @@ export function renderStatus(model: StatusModel): string[] {
   const market = distribution
     ? `on-demand base ${distribution.OnDemandBaseCapacity ?? 0}, ${distribution.OnDemandPercentageAboveBaseCapacity ?? 100}% on-demand above base, spot strategy ${distribution.SpotAllocationStrategy ?? 'default'}`
     : 'on-demand only';
-  const template =
-    group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ?? group.LaunchTemplate;
+  const template = groupLaunchTemplate(group);
   lines.push(
     `Group     ${group.AutoScalingGroupName}  desired ${group.DesiredCapacity}  min ${group.MinSize}  max ${group.MaxSize}`,
     `          ${market}`,
-    `          launch template ${template?.LaunchTemplateId ?? template?.LaunchTemplateName ?? '?'} version ${template?.Version ?? '?'}`,
+    `          launch template ${template?.id ?? '?'} version ${template?.version ?? '?'}`,
   );
   const instances = [...(group.Instances ?? [])].sort((a, b) =>
     (a.InstanceId ?? '').localeCompare(b.InstanceId ?? ''),

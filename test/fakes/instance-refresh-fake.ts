@@ -6,13 +6,15 @@
  * start fails with InstanceRefreshInProgress); Pending, then InProgress while
  * instances are replaced in batches bounded by Min/MaxHealthyPercentage;
  * SkipMatching leaves instances already on the wanted launch template version;
- * instances protected from scale-in hold the refresh with
- * ScaleInProtectedInstances=Wait; checkpoints pause at their percentages;
+ * AutoRollback is refused without a DesiredConfiguration; instances protected
+ * from scale-in are replaced with ScaleInProtectedInstances=Refresh and hold
+ * the refresh with Wait, which fails after an hour (WAIT_LIMIT_STEPS here);
+ * new instances take `warmupSteps` describe calls to become healthy;
  * a failure ends Failed, or with AutoRollback goes RollbackInProgress then
  * RollbackSuccessful; a cancel goes Cancelling then Cancelled. Every describe
  * call advances the clock of the fake by one step.
  */
-import type { InstanceRefresh, RefreshPreferences } from '@aws-sdk/client-auto-scaling';
+import type { DesiredConfiguration, InstanceRefresh, RefreshPreferences } from '@aws-sdk/client-auto-scaling';
 import type { InstanceRefreshApi } from '../../scripts/aws/instance-refresh.ts';
 
 export interface FakeInstance {
@@ -27,7 +29,12 @@ export interface FakeGroup {
   instances: FakeInstance[];
 }
 
+/** Describe calls that stand for AWS's one-hour wait on protected instances. */
+export const WAIT_LIMIT_STEPS = 60;
+
 export interface FakeScenario {
+  /** Describe calls a new instance needs before it counts as healthy. */
+  warmupSteps?: number;
   /** Fail after replacing this many instances. */
   failAfterReplacing?: number;
   failureReason?: string;
@@ -41,10 +48,16 @@ interface RefreshState {
   replaced: number;
   total: number;
   steps: number;
+  /** Steps spent on the instance being replaced now (warm-up, protection). */
+  currentSteps: number;
 }
 
 export class InstanceRefreshFake implements InstanceRefreshApi {
-  readonly started: { groupName: string; preferences: RefreshPreferences }[] = [];
+  readonly started: {
+    groupName: string;
+    preferences: RefreshPreferences;
+    desiredConfiguration: DesiredConfiguration | undefined;
+  }[] = [];
   private readonly refreshes: RefreshState[] = [];
   private counter = 0;
 
@@ -70,9 +83,21 @@ export class InstanceRefreshFake implements InstanceRefreshApi {
     return this.refreshes.map((s) => ({ ...s.refresh })).reverse();
   }
 
-  async startRefresh(groupName: string, preferences: RefreshPreferences): Promise<string> {
+  async startRefresh(
+    groupName: string,
+    preferences: RefreshPreferences,
+    desiredConfiguration?: DesiredConfiguration,
+  ): Promise<string> {
     this.assertGroup(groupName);
-    this.started.push({ groupName, preferences });
+    if (preferences.AutoRollback && !desiredConfiguration) {
+      throw Object.assign(
+        new Error("AutoRollback can't be set to true when the DesiredConfiguration parameter is empty."),
+        {
+          name: 'ValidationError',
+        },
+      );
+    }
+    this.started.push({ groupName, preferences, desiredConfiguration });
     return this.begin(preferences);
   }
 
@@ -121,7 +146,14 @@ export class InstanceRefreshFake implements InstanceRefreshApi {
       StartTime: new Date(Date.UTC(2026, 10, 28, 12, this.counter)),
       Preferences: preferences,
     };
-    this.refreshes.push({ refresh, toReplace, replaced: 0, total: toReplace.length, steps: 0 });
+    this.refreshes.push({
+      refresh,
+      toReplace,
+      replaced: 0,
+      total: toReplace.length,
+      steps: 0,
+      currentSteps: 0,
+    });
     return refresh.InstanceRefreshId ?? '';
   }
 
@@ -165,13 +197,29 @@ export class InstanceRefreshFake implements InstanceRefreshApi {
       return;
     }
     const instance = this.group.instances.find((i) => i.id === next);
-    if (instance?.protectedFromScaleIn && prefs.ScaleInProtectedInstances === 'Wait') {
-      if (state.steps <= (this.scenario.protectedForSteps ?? 1)) {
+    state.currentSteps += 1;
+    if (instance?.protectedFromScaleIn && prefs.ScaleInProtectedInstances !== 'Refresh') {
+      if (prefs.ScaleInProtectedInstances === 'Ignore') {
+        state.toReplace.shift();
+        state.currentSteps = 0;
+        return;
+      }
+      if (state.currentSteps > WAIT_LIMIT_STEPS) {
+        refresh.StatusReason = `Instance refresh failed: waited one hour for instances with scale-in protection: ${instance.id}`;
+        refresh.Status = prefs.AutoRollback ? 'RollbackInProgress' : 'Failed';
+        return;
+      }
+      if (state.currentSteps <= (this.scenario.protectedForSteps ?? 1)) {
         refresh.StatusReason = `Waiting for instances with scale-in protection to be terminated or have protection removed: ${instance.id}`;
         return;
       }
       instance.protectedFromScaleIn = false;
     }
+    if (state.currentSteps <= (this.scenario.warmupSteps ?? 0)) {
+      refresh.StatusReason = 'Waiting for the new instance to warm up';
+      return;
+    }
+    state.currentSteps = 0;
     // Launch before terminate when MaxHealthyPercentage allows: the new one replaces the old in place.
     state.toReplace.shift();
     if (instance) {

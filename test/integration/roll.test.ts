@@ -41,14 +41,24 @@ describe('roll against ministack', () => {
       '--force',
       '--checkpoint-percentages',
       '50,100',
+      // ministack's group reports no numbered launch template version (it ignores the
+      // mixed instances policy), which AWS's automatic rollback needs; see the next test.
+      '--no-auto-rollback',
       ...NO_RELEASES,
     ]);
     expect(result.code, result.output).toBe(0);
     expect(result.stdout).toMatch(
-      /Started instance refresh \S+ on roll-a-AutoScalingGroup-\S+ \(min healthy 100%, max healthy 200%, skip matching no, auto rollback on\)/,
+      /Started instance refresh \S+ on roll-a-AutoScalingGroup-\S+ \(min healthy 100%, max healthy 200%, skip matching no, auto rollback off\)/,
     );
     expect(result.stdout).toMatch(/instance refresh \S+: Successful 100% complete/);
     expect(result.stdout).toContain('Smoke test skipped: set RUNNER_FLEET_GITLAB_TOKEN');
+  });
+
+  it('refuses automatic rollback for a group without a numbered launch template version', async () => {
+    const result = await cli(['roll', '--stack-name', 'roll-a', '--force', ...NO_RELEASES]);
+    expect(result.code, result.output).toBe(1);
+    expect(result.stderr).toMatch(/does not name a launch template version, which automatic rollback needs/);
+    expect(result.stdout).not.toContain('Started instance refresh');
   });
 
   it('rejects bad refresh settings, all at once', async () => {

@@ -185,6 +185,22 @@ describe('parameter inputs', () => {
     ]);
   });
 
+  it('masks a value whose parameter name says it is secret, but not a reference to one', () => {
+    const template = parseTemplate(
+      't.yaml',
+      'Parameters:\n  GitLabApiToken: {Type: String}\n  RunnerTokenParameterName: {Type: String}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n',
+    );
+    const resolved = resolveParameters(
+      template.parameters,
+      new Map([
+        ['GitLabApiToken', 'plain-looking-value'],
+        ['RunnerTokenParameterName', '/fleet/token'],
+      ]),
+      undefined,
+    );
+    expect(resolved.parameters.map((p) => displayValue(p))).toEqual(['****', '/fleet/token']);
+  });
+
   it('raises InputError with every problem listed', () => {
     const error = new InputError(['a', 'b']);
     expect(error.problems).toEqual(['a', 'b']);

@@ -200,7 +200,7 @@ describe('deploy: creating', () => {
     expect(out.join('')).toContain('ApiSecret = ****  [given]');
     expect(read(dotenv, 'utf8')).toBe('');
     expect(err.join('')).toContain(
-      'output Echo left out of the dotenv report: its value looks like a secret',
+      'output Echo left out of the dotenv report: its name or value looks secret',
     );
     rmSync(dotenv);
   });

@@ -126,7 +126,7 @@ describe('preview of an update', () => {
     expect(readFileSync(join(dir, 'ami-change.json'), 'utf8')).toBe('{"create":0,"update":2,"delete":0}\n');
     const log = out.join('');
     expect(log).toContain('--- Preview report (Markdown)\n### runner-fleet preview: `fleet-prod` (update)\n');
-    expect(log).toContain('Deleted the change set; stack fleet-prod was not changed');
+    expect(log).toContain('Deleted the pending change set of fleet-prod; the stack was not changed');
     expect(log).toContain(
       'Preview of fleet-prod: 0 to add, 2 to modify, 0 to remove; 2 parameters changed; rolls every runner\n',
     );
@@ -280,7 +280,7 @@ describe('preview input', () => {
     const failure = await run(options('ami-change')).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(InputError);
     expect((failure as InputError).problems).toEqual([
-      'CloudFormation rejected the change set: Template format error: Unresolved resource dependencies',
+      'CloudFormation rejected the request: Template format error: Unresolved resource dependencies',
     ]);
   });
 

@@ -70,6 +70,7 @@ describe('dotenv report', () => {
         { OutputKey: 'Bucket-Name', OutputValue: 'b' },
         { OutputKey: 'RunnerToken', OutputValue: 'x' },
         { OutputKey: 'TokenParameterName', OutputValue: '/fleet/token' },
+        { OutputKey: 'GitLabApiToken', OutputValue: 'plain-looking-value' },
         { OutputKey: 'Leak', OutputValue: 'glrt-abcdefghijklmnop' },
         { OutputKey: 'Echo', OutputValue: 'prefix-s3cr3t' },
         { OutputKey: 'Multi', OutputValue: 'a\nb' },
@@ -78,7 +79,14 @@ describe('dotenv report', () => {
       ['s3cr3t'],
     );
     expect(result.text).toBe('GroupName=fleet-asg\nBucket_Name=b\nTokenParameterName=/fleet/token\n');
-    expect(result.skipped.map((s) => s.key)).toEqual(['RunnerToken', 'Leak', 'Echo', 'Multi', 'Huge']);
+    expect(result.skipped.map((s) => s.key)).toEqual([
+      'RunnerToken',
+      'GitLabApiToken',
+      'Leak',
+      'Echo',
+      'Multi',
+      'Huge',
+    ]);
   });
 });
 

@@ -238,8 +238,14 @@ describe('roll', () => {
       MaxHealthyPercentage: 200,
       SkipMatching: true,
       AutoRollback: true,
-      ScaleInProtectedInstances: 'Wait',
-      StandbyInstances: 'Wait',
+      ScaleInProtectedInstances: 'Refresh',
+      StandbyInstances: 'Ignore',
+    });
+    // Pinned to the group's numbered launch template version, as AWS needs for automatic rollback.
+    expect(fake.started[0]?.desiredConfiguration).toEqual({
+      MixedInstancesPolicy: {
+        LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: 'lt-1', Version: '3' } },
+      },
     });
     const progress = out
       .join('')
@@ -269,14 +275,27 @@ describe('roll', () => {
     expect(cfnMock.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
   });
 
-  it('waits for busy (scale-in protected) instances instead of killing their jobs', async () => {
+  it('replaces busy (scale-in protected) instances too, leaving their jobs to the terminate hook drain', async () => {
     const group = twoInstances('2');
     group.instances[0] = { id: 'i-0aaaaaaaaaaaaaaa1', version: '2', protectedFromScaleIn: true };
     const fake = new InstanceRefreshFake(group, { protectedForSteps: 3 });
     given(fake, fleetStack({ resolvedAmi: 'ami-new' }), 'ami-new');
     await run(fake);
-    expect(out.join('')).toContain('Waiting for instances with scale-in protection');
+    expect(out.join('')).not.toContain('Waiting for instances with scale-in protection');
     expect(out.join('')).toContain('Successful 100% complete');
+    expect(fake.group.instances.map((i) => i.version)).toEqual(['3', '3']);
+  });
+
+  it('refuses automatic rollback when the group names no launch template version', async () => {
+    const fake = new InstanceRefreshFake({ ...twoInstances('2'), desiredVersion: '$Latest' });
+    given(fake, fleetStack({ resolvedAmi: 'ami-new' }), 'ami-new');
+    await expect(run(fake, options({ force: true }))).rejects.toThrow(
+      'group fleet-asg does not name a launch template version, which automatic rollback needs',
+    );
+    expect(fake.started).toHaveLength(0);
+    // Without rollback there is nothing to pin, and AWS accepts the refresh.
+    await expect(run(fake, options({ force: true, autoRollback: false }))).resolves.toBe('rolled');
+    expect(fake.started[0]?.desiredConfiguration).toBeUndefined();
   });
 
   it('follows a refresh that is already running instead of starting a second one', async () => {
@@ -312,9 +331,7 @@ describe('roll', () => {
   });
 
   it('gives up following after --wait-minutes, leaving the refresh running', async () => {
-    const group = twoInstances('2');
-    group.instances[0] = { id: 'i-0aaaaaaaaaaaaaaa1', version: '2', protectedFromScaleIn: true };
-    const fake = new InstanceRefreshFake(group, { protectedForSteps: 10_000 });
+    const fake = new InstanceRefreshFake(twoInstances('2'), { warmupSteps: 10_000 });
     given(fake, fleetStack({ resolvedAmi: 'ami-new' }), 'ami-new');
     await expect(run(fake, options({ waitMinutes: 1 }))).rejects.toThrow(
       /instance refresh refresh-1 is still InProgress after 1 minutes/,
