@@ -88,7 +88,9 @@ describe.each<EmulatorName>(['ministack', 'moto'])('preview against %s', (emulat
     );
     expect(result.code, result.output).toBe(0);
     expect(result.stdout).toContain('Previewing the creation of stack fleet-new');
-    expect(result.stdout).toContain('Deleted the pending change set and the empty stack fleet-new that held it');
+    expect(result.stdout).toContain(
+      'Deleted the pending change set and the empty stack fleet-new that held it',
+    );
     expect(JSON.parse(readFileSync(terraform, 'utf8'))).toEqual({ create: 2, update: 0, delete: 0 });
     const text = readFileSync(markdown, 'utf8');
     expect(text).toContain('### runner-fleet preview: `fleet-new` (new stack)');
