@@ -20,21 +20,40 @@ RF_SCRIPT_NAME=lifecycle-agent
 
 trap 'log_warn "command failed at line $LINENO: $BASH_COMMAND"' ERR
 
-# agent_drain REASON DEADLINE_EPOCH HOOK: the whole drain; the completion of
-# the lifecycle action runs whatever happened before it.
+# agent_drain REASON DEADLINE_EPOCH HOOK [SPOT_NOTICE_JSON]: the whole drain;
+# the completion of the lifecycle action runs whatever happened before it.
+# A spot notice (given, or seen while a terminate drain runs) moves the
+# deadline to spot_deadline: the forced stop's wait and the unregister then
+# both fit before the reclaim.
 agent_drain() {
-  local reason="$1" deadline="$2" hook="$3" next_heartbeat
+  local reason="$1" deadline="$2" hook="$3" spot="${4:-}" unregister_by=0 next_heartbeat now spot_jobs_deadline max_wait
   RF_CURRENT_STEP=drain
+  if [[ -n "$spot" ]]; then
+    deadline="$(spot_deadline "$spot")"
+    unregister_by=$(($(spot_notice_epoch "$spot") - RF_SPOT_UNREGISTER_RESERVE_SECONDS))
+  fi
   log_info "draining ($reason): up to $((deadline - $(now_epoch)))s for running jobs"
   runner_drain_begin || log_error "could not stop $RF_RUNNER_SERVICE gracefully"
   next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
   while runner_service_active; do
-    if (($(now_epoch) >= deadline)); then
+    if [[ -z "$spot" ]] && spot="$(spot_notice_pending)"; then
+      spot_jobs_deadline="$(spot_deadline "$spot")"
+      unregister_by=$(($(spot_notice_epoch "$spot") - RF_SPOT_UNREGISTER_RESERVE_SECONDS))
+      ((spot_jobs_deadline >= deadline)) || deadline="$spot_jobs_deadline"
+      log_warn "spot interruption notice during the drain ($reason): $spot; jobs now end within $((deadline - $(now_epoch)))s"
+    fi
+    now="$(now_epoch)"
+    if ((now >= deadline)); then
       log_warn "jobs still running at the drain deadline ($reason)"
-      runner_force_stop
+      max_wait="$RF_FORCED_STOP_WAIT_SECONDS"
+      if ((unregister_by > 0)); then
+        max_wait=$((unregister_by - now))
+        ((max_wait >= 0)) || max_wait=0
+      fi
+      runner_force_stop "$max_wait"
       break
     fi
-    if [[ -n "$hook" ]] && (($(now_epoch) >= next_heartbeat)); then
+    if [[ -n "$hook" ]] && ((now >= next_heartbeat)); then
       lifecycle_heartbeat "$hook" || true
       next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
     fi
@@ -49,12 +68,37 @@ agent_drain() {
   fi
 }
 
-# spot_deadline JSON: epoch by which the runner must be gone.
-spot_deadline() {
-  local when epoch
+# spot_notice_pending: print the spot/instance-action JSON when it announces
+# an interruption (terminate, stop, hibernate); fail otherwise (404 = none).
+spot_notice_pending() {
+  local spot
+  spot="$(imds_spot_action)" || return 1
+  [[ "$spot" == *terminate* || "$spot" == *stop* || "$spot" == *hibernate* ]] || return 1
+  printf '%s' "$spot"
+}
+
+# spot_notice_epoch JSON: the notice's "time" as epoch. A missing, empty or
+# unparsable time (date -d "" would mean midnight) falls back to now +
+# RF_SPOT_NOTICE_SECONDS, the documented two minutes.
+spot_notice_epoch() {
+  local when epoch=""
   when="$(sed -n 's/.*"time"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$1")"
-  epoch="$(date -d "$when" +%s 2>/dev/null)" || epoch=$(($(now_epoch) + RF_SPOT_NOTICE_SECONDS))
-  echo $((epoch - RF_SPOT_UNREGISTER_RESERVE_SECONDS))
+  if [[ -n "$when" ]]; then
+    epoch="$(date -d "$when" +%s 2>/dev/null)" || epoch=""
+  fi
+  if [[ -z "$epoch" ]]; then
+    log_warn "spot notice without a usable time ('$when'); assuming ${RF_SPOT_NOTICE_SECONDS}s from now"
+    epoch=$(($(now_epoch) + RF_SPOT_NOTICE_SECONDS))
+  fi
+  echo "$epoch"
+}
+
+# spot_deadline JSON: epoch by which running jobs must be stopped: notice time
+# minus the unregister reserve minus the forced stop's wait, so SIGTERM, the
+# wait for the runner to report aborted jobs and the unregister all end
+# before the reclaim.
+spot_deadline() {
+  echo $(($(spot_notice_epoch "$1") - RF_SPOT_UNREGISTER_RESERVE_SECONDS - RF_FORCED_STOP_WAIT_SECONDS))
 }
 
 # protection_update BUSY: call the API only when the wanted state changes.
@@ -76,17 +120,16 @@ agent_main() {
   RF_CURRENT_STEP=start
   rf_load_env "$RF_ENV_FILE"
   fleet_settings
+  # fleet_identity returns 1 (logged) when IMDS is unwell: retry until it answers.
   until fleet_identity; do sleep "$RF_POLL_INTERVAL_SECONDS"; done
   log_info "watching IMDS at $RF_IMDS_ENDPOINT for $RF_INSTANCE_ID in $RF_ASG_NAME"
   local state spot rebalance_seen="" busy concurrent next_metrics=0 status
   while true; do
     RF_CURRENT_STEP=watch
     _imds_refresh_token || true
-    status=0
-    spot="$(imds_spot_action)" || status=$?
-    if ((status == 0)) && [[ "$spot" == *terminate* || "$spot" == *stop* || "$spot" == *hibernate* ]]; then
+    if spot="$(spot_notice_pending)"; then
       log_warn "spot interruption notice: $spot"
-      agent_drain "spot interruption" "$(spot_deadline "$spot")" ""
+      agent_drain "spot interruption" 0 "" "$spot"
       state="$(imds_lifecycle_state || true)"
       [[ "$state" != Terminated ]] || lifecycle_complete "${RF_TERMINATE_HOOK:-}" CONTINUE || true
       return 0

@@ -11,19 +11,41 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
 $script:RfScriptName = 'lifecycle-agent'
 
-function Invoke-Drain([string]$Reason, [int]$Deadline, [string]$Hook) {
+# Invoke-Drain REASON DEADLINE HOOK [SPOT_JSON]: as agent_drain in bash. A
+# spot notice (given, or seen during a terminate drain) moves the deadline to
+# Get-SpotDeadline so the forced stop and the unregister end before the reclaim.
+function Invoke-Drain([string]$Reason, [int]$Deadline, [string]$Hook, [string]$Spot = '') {
     try {
         $script:RfCurrentStep = 'drain'
+        $unregisterBy = 0
+        if ($Spot) {
+            $Deadline = Get-SpotDeadline $Spot
+            $unregisterBy = (Get-SpotNoticeEpoch $Spot) - $script:RfSpotUnregisterReserveSeconds
+        }
         Write-FleetLog 'INFO' "draining ($Reason): up to $($Deadline - (Get-EpochNow))s for running jobs"
         Start-RunnerDrain
         $nextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
         while (Test-RunnerServiceActive) {
-            if ((Get-EpochNow) -ge $Deadline) {
+            if (-not $Spot) {
+                $notice = $null
+                try { $notice = Get-SpotNoticePending } catch { Write-FleetLog 'WARN' "IMDS spot poll failed: $($_.Exception.Message)" }
+                if ($notice) {
+                    $Spot = $notice
+                    $spotDeadline = Get-SpotDeadline $Spot
+                    $unregisterBy = (Get-SpotNoticeEpoch $Spot) - $script:RfSpotUnregisterReserveSeconds
+                    if ($spotDeadline -lt $Deadline) { $Deadline = $spotDeadline }
+                    Write-FleetLog 'WARN' "spot interruption notice during the drain ($Reason): $Spot; jobs now end within $($Deadline - (Get-EpochNow))s"
+                }
+            }
+            $now = Get-EpochNow
+            if ($now -ge $Deadline) {
                 Write-FleetLog 'WARN' "jobs still running at the drain deadline ($Reason)"
-                Stop-RunnerForcefully
+                $maxWait = $script:RfForcedStopWaitSeconds
+                if ($unregisterBy -gt 0) { $maxWait = [Math]::Max(0, $unregisterBy - $now) }
+                Stop-RunnerForcefully $maxWait
                 break
             }
-            if ($Hook -and (Get-EpochNow) -ge $nextHeartbeat) {
+            if ($Hook -and $now -ge $nextHeartbeat) {
                 Send-LifecycleHeartbeat $Hook
                 $nextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
             }
@@ -44,10 +66,29 @@ function Invoke-Drain([string]$Reason, [int]$Deadline, [string]$Hook) {
     }
 }
 
+# Get-SpotNoticePending: the spot/instance-action JSON when it announces an
+# interruption (terminate, stop, hibernate), else $null.
+function Get-SpotNoticePending {
+    $spot = Get-ImdsSpotAction
+    if ($spot -and $spot -match '"action"\s*:\s*"(terminate|stop|hibernate)"') { return $spot }
+    return $null
+}
+
+# Get-SpotNoticeEpoch JSON: the notice's time; a missing, empty or
+# unparsable time falls back to now + RF_SPOT_NOTICE_SECONDS.
+function Get-SpotNoticeEpoch([string]$Json) {
+    $when = $null
+    try { $when = ($Json | ConvertFrom-Json).time } catch { $when = $null }
+    if (-not [string]::IsNullOrWhiteSpace([string]$when)) {
+        try { return [int]([DateTimeOffset]::Parse([string]$when).ToUnixTimeSeconds()) } catch { Write-FleetLog 'WARN' "spot notice time '$when' does not parse" }
+    }
+    Write-FleetLog 'WARN' "spot notice without a usable time; assuming $($script:RfSpotNoticeSeconds)s from now"
+    return (Get-EpochNow) + $script:RfSpotNoticeSeconds
+}
+
+# Get-SpotDeadline JSON: notice time - unregister reserve - forced-stop wait.
 function Get-SpotDeadline([string]$Json) {
-    try { $epoch = [int]([DateTimeOffset]::Parse(($Json | ConvertFrom-Json).time).ToUnixTimeSeconds()) }
-    catch { $epoch = (Get-EpochNow) + $script:RfSpotNoticeSeconds }
-    return $epoch - $script:RfSpotUnregisterReserveSeconds
+    return (Get-SpotNoticeEpoch $Json) - $script:RfSpotUnregisterReserveSeconds - $script:RfForcedStopWaitSeconds
 }
 
 $script:Protected = $null
@@ -72,10 +113,10 @@ function Invoke-LifecycleAgent {
     while ($true) {
         $script:RfCurrentStep = 'watch'
         try {
-            $spot = Get-ImdsSpotAction
-            if ($spot -and $spot -match '"action"\s*:\s*"(terminate|stop|hibernate)"') {
+            $spot = Get-SpotNoticePending
+            if ($spot) {
                 Write-FleetLog 'WARN' "spot interruption notice: $spot"
-                Invoke-Drain 'spot interruption' (Get-SpotDeadline $spot) ''
+                Invoke-Drain 'spot interruption' 0 '' $spot
                 if ((Get-ImdsLifecycleState) -eq 'Terminated') { Complete-LifecycleAction $env:RF_TERMINATE_HOOK 'CONTINUE' }
                 return
             }

@@ -15,8 +15,10 @@ function Initialize-ExecutorPrerequisites {
     }
 }
 
+# Windows PowerShell 5.1 ("powershell"): on every Windows Server 2022 AMI;
+# pwsh (PowerShell 7) is not installed by default. Template and register use the same shell.
 function Get-ExecutorTemplate {
-    "[[runners]]`n  executor = `"shell`"`n  shell = `"pwsh`"`n" + (Get-RunnerCacheToml)
+    "[[runners]]`n  executor = `"shell`"`n  shell = `"powershell`"`n" + (Get-RunnerCacheToml)
 }
 
 function Get-ExecutorName { 'shell' }

@@ -54,3 +54,13 @@ teardown() { fleet_teardown; }
   [[ "$line" == *"MetricName=ConcurrentJobSlots,Unit=Count,Value=4,"* ]]
   [[ "$line" == *"MetricName=JobSlotSaturation,Unit=Percent,Value=50,"* ]]
 }
+
+@test "metadata service down when the agent starts: identity is retried, the agent keeps running" {
+  registered_instance
+  # More failures than one fleet_identity call retries (RF_RETRY_ATTEMPTS=4).
+  imds_set '{"fail_next":6}'
+  start_agent
+  wait_for_call 'set-instance-protection' 30
+  kill -0 "$AGENT_PID"
+  grep -q 'cannot read instance-id from IMDS' "$RF_LOG_DIR/lifecycle-agent.log"
+}

@@ -17,11 +17,22 @@ bootstrap() { run "$LINUX_DIR/${1:-shell}.sh"; }
   ssm=$(line_of '^aws --region eu-west-1 ssm get-parameter --with-decryption --name /runner-fleet/test/token')
   register=$(line_of '^gitlab-runner register --non-interactive .*--url https://gitlab.example.com --name runners-test-i-0123456789abcdef0 --executor shell.*\[env CI_SERVER_TOKEN set\]')
   verify=$(line_of '^gitlab-runner verify')
-  start=$(line_of '^systemctl start gitlab-runner.service')
+  # The package's post-install started the service; it is restarted after
+  # register and enabled (start-runner) after verify.
+  restart=$(line_of '^systemctl restart gitlab-runner.service')
+  enable=$(line_of '^systemctl enable (--quiet )?gitlab-runner.service')
   complete=$(line_of 'complete-lifecycle-action --lifecycle-hook-name runner-fleet-launch .*--lifecycle-action-result CONTINUE')
-  echo "patch=$patch ssm=$ssm register=$register verify=$verify start=$start complete=$complete"
-  [ "$patch" -gt 0 ] && [ "$ssm" -gt "$patch" ] && [ "$register" -gt "$ssm" ] && [ "$verify" -gt "$register" ]
-  [ "$start" -gt "$verify" ] && [ "$complete" -gt "$start" ]
+  echo "patch=$patch ssm=$ssm register=$register restart=$restart verify=$verify enable=$enable complete=$complete"
+  [ "$patch" -gt 0 ]
+  [ "$ssm" -gt "$patch" ]
+  [ "$register" -gt "$ssm" ]
+  [ "$restart" -gt "$register" ]
+  [ "$verify" -gt "$restart" ]
+  [ "$enable" -gt "$verify" ]
+  [ "$complete" -gt "$enable" ]
+  [ -f "$STUB_DIR/units/gitlab-runner.service.active" ]
+  # The runner package of the pinned version, for this host's architecture.
+  grep -qx "curl GET file://$T/fixtures/v17.11.1/rpm/gitlab-runner_$(bash -c 'case $(uname -m) in x86_64) echo amd64;; *) uname -m;; esac').rpm" "$STUB_LOG"
   [ "$(cat "$RF_RUNNER_CONFIG_DIR/.runner_system_id")" = s_56789abcdef0 ]
   [ "$(stat -c %a "$RF_RUNNER_CONFIG_DIR/config.toml")" = 600 ]
   [ "$(stat -c %a "$RF_RUNNER_CONFIG_DIR/.runner_system_id")" = 600 ]
@@ -135,4 +146,70 @@ bootstrap() { run "$LINUX_DIR/${1:-shell}.sh"; }
   leaks="$(grep -rlF -- "$TEST_TOKEN" "$T" | grep -v -e "^$STUB_DIR/" -e '/config.toml$' || true)"
   echo "files holding the token: $leaks"
   [ -z "$leaks" ]
+}
+
+@test "the package's post-install starts the runner: system_id and drop-in already there, restart after register" {
+  bootstrap shell
+  echo "$output"
+  [ "$status" -eq 0 ]
+  cat "$STUB_LOG"
+  postinst=$(line_of '^POSTINST started gitlab-runner.service')
+  register=$(line_of '^gitlab-runner register')
+  reload=$(line_of '^systemctl daemon-reload')
+  restart=$(line_of '^systemctl restart gitlab-runner.service')
+  verify=$(line_of '^gitlab-runner verify')
+  complete=$(line_of 'runner-fleet-launch .*CONTINUE')
+  echo "postinst=$postinst register=$register restart=$restart verify=$verify complete=$complete"
+  [ "$postinst" -gt 0 ]
+  # What the process the post-install started found: this host's id and the drop-in.
+  grep -qx 'POSTINST started gitlab-runner.service system_id=s_56789abcdef0 dropin=present' "$STUB_LOG"
+  [ "$register" -gt "$postinst" ]
+  [ "$restart" -gt "$register" ]
+  [ "$(sed -n "$((register + 1)),$((restart - 1))p" "$STUB_LOG" | grep -c '^systemctl daemon-reload')" -ge 1 ]
+  [ "$reload" -gt 0 ]
+  [ "$verify" -gt "$restart" ]
+  [ "$complete" -gt "$restart" ]
+}
+
+@test "the launch hook is heartbeated during a slow install, not only while patching" {
+  write_env RF_PATCH_SCOPE=none
+  echo 3 >"$STUB_DIR/install-seconds"
+  bootstrap shell
+  [ "$status" -eq 0 ]
+  install=$(line_of '^dnf install .*gitlab-runner_')
+  complete=$(line_of 'runner-fleet-launch .*CONTINUE')
+  postinst=$(line_of '^POSTINST')
+  during=$(sed -n "${install},${postinst}p" "$STUB_LOG" | grep -c 'record-lifecycle-action-heartbeat --lifecycle-hook-name runner-fleet-launch' || true)
+  echo "install=$install postinst=$postinst complete=$complete heartbeats during the install=$during"
+  [ "$install" -gt 0 ]
+  [ "$postinst" -gt "$install" ]
+  [ "$complete" -gt "$install" ]
+  [ "$during" -ge 2 ]
+  # None after CONTINUE: the loop stops first.
+  [ "$(sed -n "${complete},\$p" "$STUB_LOG" | grep -c 'record-lifecycle-action-heartbeat' || true)" -eq 0 ]
+  sleep 2
+  [ "$(sed -n "${complete},\$p" "$STUB_LOG" | grep -c 'record-lifecycle-action-heartbeat' || true)" -eq 0 ]
+}
+
+@test "a launch that fails after register unregisters the runner manager before ABANDON" {
+  touch "$STUB_DIR/verify-fail"
+  bootstrap shell
+  [ "$status" -ne 0 ]
+  register=$(line_of '^gitlab-runner register')
+  unregister=$(line_of '^gitlab-runner unregister .*--all-runners')
+  abandon=$(line_of 'runner-fleet-launch .*ABANDON')
+  echo "register=$register unregister=$unregister abandon=$abandon"
+  [ "$register" -gt 0 ]
+  [ "$unregister" -gt "$register" ]
+  [ "$abandon" -gt "$unregister" ]
+  run ! grep -q '^\[\[runners\]\]' "$RF_RUNNER_CONFIG_DIR/config.toml"
+  grep -q "bootstrap failed at step 'verify'" "$RF_LOG_DIR/bootstrap.log"
+}
+
+@test "a launch that fails before register does not call unregister" {
+  touch "$STUB_DIR/ssm-fail"
+  bootstrap shell
+  [ "$status" -ne 0 ]
+  [ "$(count_calls '^gitlab-runner unregister')" -eq 0 ]
+  [ "$(count_calls 'runner-fleet-launch .*ABANDON')" -eq 1 ]
 }

@@ -72,6 +72,10 @@ const STEP_MAP: Record<string, string> = {
   executor_register_args: 'Get-ExecutorRegisterArgs',
   agent_drain: 'Invoke-Drain',
   spot_deadline: 'Get-SpotDeadline',
+  spot_notice_epoch: 'Get-SpotNoticeEpoch',
+  spot_notice_pending: 'Get-SpotNoticePending',
+  cwagent_install: 'Install-CloudWatchAgent',
+  aws_cli_install: 'Install-AwsCli',
   protection_update: 'Update-ScaleInProtection',
   agent_main: 'Invoke-LifecycleAgent',
 };
@@ -87,6 +91,9 @@ const LINUX_ONLY = new Set([
   '_resume_unit_remove', // systemd unit cleanup; Unregister-ScheduledTask inline
   '_bootstrap_on_err',
   '_bootstrap_on_exit', // trap handlers; try/catch in Invoke-Bootstrap
+  'runner_package_arch', // deb/rpm file names; Windows downloads the one .exe
+  'runner_service_restart',
+  'runner_restart_after_register', // the Linux package's post-install starts the service; Windows installs it only after register
 ]);
 const WINDOWS_ONLY = new Set([
   'Get-Setting', // environment override helper (bash uses ${VAR:-default})
@@ -199,5 +206,49 @@ describe('Linux and Windows define the same steps', () => {
     const mapped = new Set(Object.values(STEP_MAP));
     const unmapped = [...ps].filter((f) => !mapped.has(f) && !WINDOWS_ONLY.has(f));
     expect(unmapped).toEqual([]);
+  });
+});
+
+describe('Windows behaviour that parsing alone would not catch', () => {
+  const read = (name: string) => readFileSync(join(windowsDir, name), 'utf8');
+
+  it('the shell executor uses one shell, Windows PowerShell, in the template and at register', () => {
+    const shell = read('shell.ps1');
+    expect(shell).toMatch(/shell = `"powershell`"/);
+    expect(shell).toMatch(/@\('--shell', 'powershell'\)/);
+    expect(shell).not.toMatch(/shell = `"pwsh`"/);
+  });
+
+  it('the forced stop sends no second sc.exe stop to a STOP_PENDING service and ends the process by PID', () => {
+    const runner = read('lib/Runner.ps1');
+    const body = runner.slice(
+      runner.indexOf('function Stop-RunnerForcefully'),
+      runner.indexOf('function Unregister-RunnerManager'),
+    );
+    expect(body).toMatch(/'Stop Pending'/);
+    expect(body).toMatch(/Stop-Process -Id \$runnerPid/);
+    expect(body).not.toMatch(/Get-Process -Name/);
+    expect(body).toMatch(/LASTEXITCODE/);
+  });
+
+  it('the spot deadline keeps room for the forced-stop wait and the unregister reserve', () => {
+    const agent = read('lifecycle-agent.ps1');
+    const body = agent.slice(agent.indexOf('function Get-SpotDeadline'));
+    expect(body).toMatch(/RfSpotUnregisterReserveSeconds - \$script:RfForcedStopWaitSeconds/);
+    expect(agent).toMatch(/Get-SpotNoticePending/);
+  });
+
+  it('the launch heartbeats start after identity and stop before CONTINUE and on failure', () => {
+    const boot = read('lib/Bootstrap.ps1');
+    const main = boot.slice(boot.indexOf('function Invoke-Bootstrap'));
+    expect(main.indexOf('Start-HeartbeatLoop')).toBeGreaterThan(main.indexOf("Invoke-Step 'identity'"));
+    expect(main.indexOf('Start-HeartbeatLoop')).toBeLessThan(main.indexOf("Invoke-Step 'patch'"));
+    expect(boot).toMatch(/function Complete-Launch \{\s*Stop-HeartbeatLoop/);
+    expect(main).toMatch(/catch \{\s*Stop-HeartbeatLoop/);
+    expect(main).toMatch(/Test-RunnerRegistered[\s\S]*Unregister-RunnerManager[\s\S]*'ABANDON'/);
+  });
+
+  it('the CloudWatch agent is installed from the official MSI when missing', () => {
+    expect(read('lib/Bootstrap.ps1')).toMatch(/windows\/amd64\/latest\/amazon-cloudwatch-agent\.msi/);
   });
 });

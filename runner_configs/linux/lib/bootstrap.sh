@@ -14,18 +14,27 @@ readonly RF_RESUME_UNIT=runner-fleet-bootstrap-resume.service
 readonly RF_AGENT_UNIT=runner-fleet-lifecycle.service
 
 # ERR records where a command failed; EXIT (also reached through die, which
-# ERR does not see) reports the step and abandons the launch.
+# ERR does not see) stops the launch heartbeats, and after a failure reports
+# the step, unregisters a runner this launch already registered (so no
+# manager is left behind in GitLab) and abandons the launch.
 _bootstrap_err_at=""
 _bootstrap_on_err() { _bootstrap_err_at="line $1: $2"; }
 _bootstrap_on_exit() {
   local status=$?
   trap - ERR EXIT
-  ((status == 0)) && return 0
   heartbeat_loop_stop
+  ((status == 0)) && return 0
   log_error "bootstrap failed at step '$RF_CURRENT_STEP' (exit $status${_bootstrap_err_at:+, $_bootstrap_err_at})"
-  if [[ -n "${RF_INSTANCE_ID:-}" && -n "${RF_ASG_NAME:-}" ]] && ! marker_has "$RF_MARKER_LAUNCH_DONE"; then
-    RF_CURRENT_STEP=abandon
-    lifecycle_complete "${RF_LAUNCH_HOOK:-}" ABANDON || true
+  if ! marker_has "$RF_MARKER_LAUNCH_DONE"; then
+    if runner_is_registered; then
+      RF_CURRENT_STEP=unregister
+      log_warn "the launch failed after registration: unregistering this runner manager before ABANDON"
+      runner_unregister || log_error "unregister after the failed launch failed; GitLab removes the stale runner manager after 7 days"
+    fi
+    if [[ -n "${RF_INSTANCE_ID:-}" && -n "${RF_ASG_NAME:-}" ]]; then
+      RF_CURRENT_STEP=abandon
+      lifecycle_complete "${RF_LAUNCH_HOOK:-}" ABANDON || true
+    fi
   fi
   exit "$status"
 }
@@ -41,24 +50,33 @@ fleet_settings() {
   export RF_MAX_DRAIN_SECONDS
 }
 
-# os_patch SCOPE: all | security | none. Heartbeats the launch hook while
-# the package manager runs, since a full upgrade can outlast the timeout.
+# os_patch SCOPE: all | security | none. The launch hook is heartbeated by
+# the loop bootstrap_main starts after the identity step.
+# Amazon Linux 2023: `dnf upgrade` stays within the release the AMI is locked
+# to (no --releasever=latest): a fleet roll brings the newest AMI, and the
+# scope then applies the updates published for that release, so every
+# instance of one launch template runs the same release.
 os_patch() {
   local scope="$1"
   if marker_has "$RF_MARKER_PATCHED"; then
     log_info "patches already applied at $(cat "$RF_STATE_DIR/$RF_MARKER_PATCHED")"
     return 0
   fi
-  heartbeat_loop_start "${RF_LAUNCH_HOOK:-}"
   case "$scope:$(_pkg_kind)" in
     none:*) log_info "RF_PATCH_SCOPE=none: not patching" ;;
     all:rpm) retry "dnf upgrade" dnf upgrade -y -q --refresh ;;
     security:rpm) retry "dnf upgrade --security" dnf upgrade -y -q --refresh --security ;;
-    all:deb) retry "apt-get update" apt-get update -q && retry "apt-get upgrade" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q ;;
-    security:deb) retry "apt-get update" apt-get update -q && retry "unattended-upgrade" unattended-upgrade ;;
+    all:deb)
+      # Two commands, two lines: in `a && b` a failing `a` would not stop set -e.
+      retry "apt-get update" apt-get update -q
+      retry "apt-get upgrade" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q
+      ;;
+    security:deb)
+      retry "apt-get update" apt-get update -q
+      retry "unattended-upgrade" unattended-upgrade
+      ;;
     *) die "RF_PATCH_SCOPE must be all, security or none; got '$scope'" ;;
   esac
-  heartbeat_loop_stop
   marker_set "$RF_MARKER_PATCHED"
 }
 
@@ -101,6 +119,7 @@ UNIT
   systemctl daemon-reload
   systemctl enable --quiet "$RF_RESUME_UNIT"
   marker_set "$RF_MARKER_REBOOTED"
+  heartbeat_loop_stop
   lifecycle_heartbeat "${RF_LAUNCH_HOOK:-}" || true
   log_info "patches need a reboot; rebooting, the bootstrap resumes afterwards"
   RF_REBOOTING=1
@@ -115,6 +134,40 @@ _resume_unit_remove() {
   fi
 }
 
+# cwagent_install: amazon-cloudwatch-agent is in the Amazon Linux 2023
+# repositories but not in Ubuntu's; there the official .deb from the
+# amazoncloudwatch-agent bucket is installed.
+readonly RF_CWAGENT_DOWNLOAD_BASE="${RF_CWAGENT_DOWNLOAD_BASE:-https://amazoncloudwatch-agent.s3.amazonaws.com}"
+cwagent_install() {
+  command -v amazon-cloudwatch-agent-ctl >/dev/null 2>&1 && return 0
+  if [[ "$(_pkg_kind)" == deb ]]; then
+    local arch deb
+    arch="$(runner_package_arch deb "$(uname -m)" latest)" || die "unsupported architecture $(uname -m)"
+    deb="$(mktemp -d)/amazon-cloudwatch-agent.deb"
+    retry "download amazon-cloudwatch-agent.deb" curl -fsSL --max-time "$RF_DOWNLOAD_MAX_TIME_SECONDS" -o "$deb" \
+      "$RF_CWAGENT_DOWNLOAD_BASE/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb" ||
+      die "cannot download the CloudWatch agent from $RF_CWAGENT_DOWNLOAD_BASE"
+    pkg_install "$deb"
+    rm -rf "$(dirname "$deb")"
+  else
+    pkg_install amazon-cloudwatch-agent
+  fi
+}
+
+# aws_cli_install: Amazon Linux 2023 ships the AWS CLI; Ubuntu 24.04 AMIs
+# may not (and its apt has no awscli package): install the snap there.
+aws_cli_install() {
+  command -v aws >/dev/null 2>&1 && return 0
+  case "$(_pkg_kind)" in
+    rpm) pkg_install awscli-2 ;;
+    deb)
+      command -v snap >/dev/null 2>&1 || die "the AWS CLI is missing and snap is not available; use an AMI with the AWS CLI"
+      retry "snap install aws-cli" snap install aws-cli --classic
+      ;;
+    *) die "the AWS CLI is missing and there is no supported package manager" ;;
+  esac
+}
+
 # logs_ship: amazon-cloudwatch-agent tails the fleet's log files into
 # RF_LOG_GROUP, one stream per instance and file.
 logs_ship() {
@@ -122,7 +175,7 @@ logs_ship() {
     log_info "RF_LOG_GROUP empty: not shipping logs"
     return 0
   fi
-  command -v amazon-cloudwatch-agent-ctl >/dev/null 2>&1 || pkg_install amazon-cloudwatch-agent
+  cwagent_install
   local file stream collect=""
   for file in bootstrap lifecycle-agent gitlab-runner; do
     stream="{instance_id}/$file"
@@ -143,13 +196,27 @@ agent_install() {
   systemctl is-active --quiet "$RF_AGENT_UNIT" || systemctl start "$RF_AGENT_UNIT"
 }
 
+# launch_complete: the heartbeats stop first, so none arrives after CONTINUE.
 launch_complete() {
+  heartbeat_loop_stop
   if marker_has "$RF_MARKER_LAUNCH_DONE"; then
     log_info "launch lifecycle action already completed"
     return 0
   fi
   lifecycle_complete "${RF_LAUNCH_HOOK:-}" CONTINUE
   marker_set "$RF_MARKER_LAUNCH_DONE"
+}
+
+# runner_restart_after_register: restart the service so it runs with this
+# host's system_id, the drop-in and the registration, whatever the package's
+# post-install started. Only before the launch is completed: afterwards the
+# runner may be running jobs and a second bootstrap run must change nothing.
+runner_restart_after_register() {
+  if marker_has "$RF_MARKER_LAUNCH_DONE"; then
+    log_info "launch already completed; not restarting $RF_RUNNER_SERVICE"
+    return 0
+  fi
+  runner_service_restart
 }
 
 # bootstrap_main SCRIPT_PATH: the launch steps, in order.
@@ -162,23 +229,30 @@ bootstrap_main() {
   trap _bootstrap_on_exit EXIT
   step load-env rf_load_env "$RF_ENV_FILE"
   step settings fleet_settings
+  step aws-cli aws_cli_install
   step identity fleet_identity
   log_info "instance $RF_INSTANCE_ID in group $RF_ASG_NAME, executor $RF_EXECUTOR"
+  # Heartbeat the launch hook for the whole launch: downloads (up to
+  # RF_DOWNLOAD_MAX_TIME_SECONDS each), register and verify can outlast its timeout.
+  marker_has "$RF_MARKER_LAUNCH_DONE" || heartbeat_loop_start "${RF_LAUNCH_HOOK:-}"
   step patch os_patch "${RF_PATCH_SCOPE:-security}"
   step reboot os_reboot_if_required "$script"
   [[ -z "${RF_REBOOTING:-}" ]] || return 0
   step logs logs_ship
   step executor-prerequisites executor_prepare
-  step install-runner runner_install "${RF_RUNNER_VERSION:-latest}"
+  # The system_id and the drop-in exist before the package's post-install
+  # first starts gitlab-runner, so it never generates its own system_id.
   step system-id runner_write_system_id "$RF_INSTANCE_ID"
   step runner-config runner_write_global_config "$RF_CONCURRENT"
   step drain-dropin runner_install_dropin "$RF_MAX_DRAIN_SECONDS"
+  step install-runner runner_install "${RF_RUNNER_VERSION:-latest}"
   local template
   template="$RF_STATE_DIR/runner-template.toml"
   executor_template | write_if_changed "$template" 0600 || true
   local -a extra=()
   mapfile -t extra < <(executor_register_args)
   step register runner_register "$RF_STACK_NAME-$RF_INSTANCE_ID" "$(executor_name)" "$template" "${extra[@]}"
+  step restart-runner runner_restart_after_register
   step verify runner_verify
   step start-runner runner_service_start
   step start-agent agent_install

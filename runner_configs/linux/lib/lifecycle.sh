@@ -4,14 +4,26 @@
 # Requires lib/common.sh and lib/imds.sh; RF_INSTANCE_ID, RF_ASG_NAME and
 # RF_REGION must be set (fleet_identity does it).
 
-# fleet_identity: resolve who we are from IMDS once per process.
+# fleet_identity: resolve who we are from IMDS once per process. Returns 1
+# (logged) instead of exiting, so the agent can retry; the bootstrap's step
+# fails on it under set -e.
 fleet_identity() {
-  RF_INSTANCE_ID="$(imds_instance_id)" || die "cannot read instance-id from IMDS at $RF_IMDS_ENDPOINT"
+  RF_INSTANCE_ID="$(imds_instance_id)" || {
+    log_error "cannot read instance-id from IMDS at $RF_IMDS_ENDPOINT"
+    return 1
+  }
   # RF_ASG_NAME from the environment wins: for emulators without instance tags.
-  [[ -n "${RF_ASG_NAME:-}" ]] || RF_ASG_NAME="$(imds_asg_name)" ||
-    die "cannot read tag aws:autoscaling:groupName from IMDS; the launch template must enable InstanceMetadataTags"
+  if [[ -z "${RF_ASG_NAME:-}" ]]; then
+    RF_ASG_NAME="$(imds_asg_name)" || {
+      log_error "cannot read tag aws:autoscaling:groupName from IMDS; the launch template must enable InstanceMetadataTags"
+      return 1
+    }
+  fi
   if [[ -z "${RF_REGION:-}" ]]; then
-    RF_REGION="$(imds_region)" || die "cannot read the region from IMDS"
+    RF_REGION="$(imds_region)" || {
+      log_error "cannot read the region from IMDS"
+      return 1
+    }
   fi
   export RF_INSTANCE_ID RF_ASG_NAME RF_REGION
 }
@@ -49,14 +61,23 @@ lifecycle_complete() {
 }
 
 # heartbeat_loop_start HOOK / heartbeat_loop_stop: heartbeats in the
-# background while a long foreground step (patching) runs.
+# background while the launch runs (patching, downloads, register, verify).
+# Starting it twice keeps the one loop. The subshell drops the parent's
+# EXIT/ERR traps (it must never abandon the launch) and ends its sleep on TERM.
 _heartbeat_pid=""
 heartbeat_loop_start() {
   local hook="$1"
   [[ -n "$hook" ]] || return 0
+  [[ -z "$_heartbeat_pid" ]] || return 0
   (
-    trap - ERR
-    while sleep "$RF_HEARTBEAT_INTERVAL_SECONDS"; do
+    trap - EXIT ERR
+    sleeper=""
+    trap '[[ -z "$sleeper" ]] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+    while true; do
+      sleep "$RF_HEARTBEAT_INTERVAL_SECONDS" &
+      sleeper=$!
+      wait "$sleeper" || true
+      sleeper=""
       lifecycle_heartbeat "$hook" || true
     done
   ) &

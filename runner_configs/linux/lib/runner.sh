@@ -58,8 +58,34 @@ pkg_install() {
   esac
 }
 
-# runner_install VERSION: install gitlab-runner (and its helper images) from
-# GitLab's official package bucket, checked against the release's SHA-256 list.
+# runner_package_arch KIND MACHINE VERSION: the architecture part of GitLab's
+# package file name (gitlab-runner-downloads bucket, <ref>/<kind>/gitlab-runner_<arch>.<kind>).
+# deb: amd64 / arm64. rpm: since v18.9.0 (and `latest`) the RPM-native names
+# x86_64 / aarch64; before that amd64 for x86_64 (aarch64 was always published).
+# Source: gitlab-runner ci/release_dir and commit 781b86d1c "Fix rpm package
+# architectures"; docs/install/linux-manually.md.
+runner_package_arch() {
+  local kind="$1" machine="$2" version="$3"
+  case "$kind:$machine" in
+    deb:x86_64) echo amd64 ;;
+    deb:aarch64) echo arm64 ;;
+    rpm:aarch64) echo aarch64 ;;
+    rpm:x86_64)
+      if [[ "$version" == latest ]] || [[ "$(printf '%s\n' 18.9.0 "$version" | sort -V | head -1)" == 18.9.0 ]]; then
+        echo x86_64
+      else
+        echo amd64
+      fi
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# runner_install VERSION: install gitlab-runner and its helper images
+# (a required dependency of the packages since 17.x) from GitLab's official
+# package bucket, checked against the release's SHA-256 list. The package's
+# post-install starts the service: the bootstrap writes .runner_system_id and
+# the drain drop-in before this, and restarts the service after register.
 runner_install() {
   local want="$1" have kind arch dir ref
   have="$(runner_installed_version || true)"
@@ -68,22 +94,23 @@ runner_install() {
     return 0
   fi
   kind="$(_pkg_kind)" || die "no supported package manager (dnf or apt-get)"
-  case "$(uname -m)" in
-    x86_64) arch=$([[ $kind == rpm ]] && echo x86_64 || echo amd64) ;;
-    aarch64) arch=$([[ $kind == rpm ]] && echo aarch64 || echo arm64) ;;
-    *) die "unsupported architecture $(uname -m)" ;;
-  esac
+  arch="$(runner_package_arch "$kind" "$(uname -m)" "$want")" || die "unsupported architecture $(uname -m)"
   ref="latest"
   [[ "$want" == latest ]] || ref="v$want"
   dir="$(mktemp -d)"
   mkdir -p "$dir/$kind"
   local base="${RF_RUNNER_DOWNLOAD_BASE%/}/$ref" file
   for file in "$kind/gitlab-runner-helper-images.$kind" "$kind/gitlab-runner_$arch.$kind" release.sha256; do
+    log_info "downloading $base/$file"
     retry "download $file" curl -fsSL --max-time "$RF_DOWNLOAD_MAX_TIME_SECONDS" -o "$dir/$file" "$base/$file" ||
       die "cannot download $base/$file; check RF_RUNNER_VERSION=$want and outbound HTTPS"
   done
   (cd "$dir" && sha256sum --quiet --ignore-missing -c release.sha256) ||
     die "gitlab-runner packages for $ref do not match release.sha256; refusing to install"
+  # Both files must be listed: --ignore-missing alone would accept an unlisted file.
+  for file in "$kind/gitlab-runner-helper-images.$kind" "$kind/gitlab-runner_$arch.$kind"; do
+    grep -qF -- "$file" "$dir/release.sha256" || die "$file is not listed in $base/release.sha256; refusing to install"
+  done
   pkg_install "$dir/$kind/gitlab-runner-helper-images.$kind" "$dir/$kind/gitlab-runner_$arch.$kind"
   rm -rf "$dir"
   log_info "installed gitlab-runner $(runner_installed_version || echo '?')"
@@ -225,6 +252,15 @@ runner_service_start() {
   done
 }
 
+# runner_service_restart: after register, so the process that runs uses this
+# host's .runner_system_id, the drop-in and the new [[runners]] entry even
+# when the package's post-install started it earlier. No job has run yet.
+runner_service_restart() {
+  systemctl daemon-reload
+  log_info "restarting $RF_RUNNER_SERVICE to apply system_id, drop-in and registration"
+  systemctl restart "$RF_RUNNER_SERVICE"
+}
+
 runner_service_active() { systemctl is-active --quiet "$RF_RUNNER_SERVICE"; }
 
 # runner_metric NAME: sum of one metric over all label sets; fails when the
@@ -244,16 +280,23 @@ runner_drain_begin() {
   systemctl stop --no-block "$RF_RUNNER_SERVICE"
 }
 
-# runner_force_stop: the drain ran out of time; SIGTERM aborts the jobs so
-# GitLab marks them failed instead of leaving them running until timeout.
+# runner_force_stop [MAX_WAIT]: the drain ran out of time; SIGTERM to the
+# runner's main process (--kill-whom=main: job processes are not signalled
+# directly, the runner aborts them and reports them failed to GitLab instead
+# of leaving them running until timeout). Waits at most MAX_WAIT seconds
+# (default RF_FORCED_STOP_WAIT_SECONDS) for it to exit.
 runner_force_stop() {
-  log_warn "sending SIGTERM to $RF_RUNNER_SERVICE: running jobs are aborted"
-  systemctl kill --signal=SIGTERM "$RF_RUNNER_SERVICE" || true
-  local waited=0
-  while runner_service_active && ((waited < RF_FORCED_STOP_WAIT_SECONDS)); do
+  local max_wait="${1:-$RF_FORCED_STOP_WAIT_SECONDS}"
+  ((max_wait <= RF_FORCED_STOP_WAIT_SECONDS)) || max_wait="$RF_FORCED_STOP_WAIT_SECONDS"
+  log_warn "sending SIGTERM to $RF_RUNNER_SERVICE: running jobs are aborted (waiting up to ${max_wait}s)"
+  systemctl kill --kill-whom=main --signal=SIGTERM "$RF_RUNNER_SERVICE" || true
+  # Wall-clock bound: the caller's spot deadline depends on it.
+  local until=$(($(now_epoch) + max_wait))
+  while runner_service_active && (($(now_epoch) < until)); do
     sleep 1
-    waited=$((waited + 1))
   done
+  runner_service_active && log_warn "$RF_RUNNER_SERVICE still stopping after ${max_wait}s; unregistering anyway"
+  return 0
 }
 
 # runner_unregister: remove this host's runner manager only. With glrt-

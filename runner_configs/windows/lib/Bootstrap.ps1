@@ -19,33 +19,31 @@ function Initialize-FleetSettings {
 }
 
 # Install-OsPatches: Windows Update through its COM API (no PSWindowsUpdate
-# module needed); heartbeats the launch hook while it runs.
+# module needed); the heartbeat loop Invoke-Bootstrap starts after the
+# identity step keeps the launch hook alive meanwhile.
 function Install-OsPatches([string]$Scope) {
     if (Test-Marker $script:MarkerPatched) { Write-FleetLog 'INFO' 'patches already applied'; return }
     if ($Scope -notin @('all', 'security', 'none')) { Stop-WithError "RF_PATCH_SCOPE must be all, security or none; got '$Scope'" }
     if ($Scope -ne 'none') {
-        Start-HeartbeatLoop $env:RF_LAUNCH_HOOK
-        try {
-            $session = New-Object -ComObject 'Microsoft.Update.Session'
-            $searcher = $session.CreateUpdateSearcher()
-            $criteria = "IsInstalled=0 and Type='Software' and IsHidden=0"
-            $found = $searcher.Search($criteria).Updates
-            $updates = New-Object -ComObject 'Microsoft.Update.UpdateColl'
-            foreach ($update in $found) {
-                $isSecurity = @($update.Categories | Where-Object { $_.Name -in @('Security Updates', 'Critical Updates') }).Count -gt 0
-                if ($Scope -eq 'all' -or $isSecurity) {
-                    if (-not $update.EulaAccepted) { $update.AcceptEula() }
-                    [void]$updates.Add($update)
-                }
+        $session = New-Object -ComObject 'Microsoft.Update.Session'
+        $searcher = $session.CreateUpdateSearcher()
+        $criteria = "IsInstalled=0 and Type='Software' and IsHidden=0"
+        $found = $searcher.Search($criteria).Updates
+        $updates = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+        foreach ($update in $found) {
+            $isSecurity = @($update.Categories | Where-Object { $_.Name -in @('Security Updates', 'Critical Updates') }).Count -gt 0
+            if ($Scope -eq 'all' -or $isSecurity) {
+                if (-not $update.EulaAccepted) { $update.AcceptEula() }
+                [void]$updates.Add($update)
             }
-            Write-FleetLog 'INFO' "installing $($updates.Count) updates (scope $Scope)"
-            if ($updates.Count -gt 0) {
-                $downloader = $session.CreateUpdateDownloader(); $downloader.Updates = $updates; [void]$downloader.Download()
-                $installer = $session.CreateUpdateInstaller(); $installer.Updates = $updates
-                $result = $installer.Install()
-                if ($result.ResultCode -notin @(2, 3)) { Stop-WithError "Windows Update finished with result code $($result.ResultCode)" }
-            }
-        } finally { Stop-HeartbeatLoop }
+        }
+        Write-FleetLog 'INFO' "installing $($updates.Count) updates (scope $Scope)"
+        if ($updates.Count -gt 0) {
+            $downloader = $session.CreateUpdateDownloader(); $downloader.Updates = $updates; [void]$downloader.Download()
+            $installer = $session.CreateUpdateInstaller(); $installer.Updates = $updates
+            $result = $installer.Install()
+            if ($result.ResultCode -notin @(2, 3)) { Stop-WithError "Windows Update finished with result code $($result.ResultCode)" }
+        }
     }
     Set-Marker $script:MarkerPatched
 }
@@ -67,22 +65,52 @@ function Restart-OsIfRequired([string]$Script) {
     Register-ScheduledTask -TaskName $script:ResumeTaskName -Action $action -Trigger (New-ScheduledTaskTrigger -AtStartup) `
         -User 'SYSTEM' -RunLevel Highest -Force | Out-Null
     Set-Marker $script:MarkerRebooted
+    Stop-HeartbeatLoop
     Send-LifecycleHeartbeat $env:RF_LAUNCH_HOOK
     Write-FleetLog 'INFO' 'patches need a reboot; rebooting, the bootstrap resumes afterwards'
     Restart-Computer -Force
     return $true
 }
 
-# Install-LogShipping: amazon-cloudwatch-agent (on the Windows AMIs) ships the log files.
+$script:RfCwAgentDownloadBase = Get-Setting 'RF_CWAGENT_DOWNLOAD_BASE' 'https://amazoncloudwatch-agent.s3.amazonaws.com'
+$script:RfCwAgentCtl = Join-Path $env:ProgramFiles 'Amazon\AmazonCloudWatchAgent\amazon-cloudwatch-agent-ctl.ps1'
+
+# Install-CloudWatchAgent: not on every Windows AMI; the official MSI from
+# the amazoncloudwatch-agent bucket when missing.
+function Install-CloudWatchAgent {
+    if (Test-Path -LiteralPath $script:RfCwAgentCtl) { return }
+    $msi = Join-Path $env:TEMP 'amazon-cloudwatch-agent.msi'
+    $url = "$($script:RfCwAgentDownloadBase.TrimEnd('/'))/windows/amd64/latest/amazon-cloudwatch-agent.msi"
+    Write-FleetLog 'INFO' "installing the CloudWatch agent from $url"
+    Invoke-WithRetry 'download amazon-cloudwatch-agent.msi' { Invoke-WebRequest -Uri $url -OutFile $msi -TimeoutSec $script:RfDownloadMaxTimeSeconds -UseBasicParsing }
+    $process = Start-Process -FilePath 'msiexec.exe' -ArgumentList @('/i', "`"$msi`"", '/qn', '/norestart') -Wait -PassThru
+    if ($process.ExitCode -notin @(0, 3010)) { Stop-WithError "CloudWatch agent MSI failed with exit code $($process.ExitCode)" }
+    Remove-Item -LiteralPath $msi -Force -ErrorAction SilentlyContinue
+    if (-not (Test-Path -LiteralPath $script:RfCwAgentCtl)) { Stop-WithError "CloudWatch agent installed but $($script:RfCwAgentCtl) is missing" }
+}
+
+# Install-AwsCli: the AWS CLI v2 MSI when aws.exe is missing (the scripts
+# call it for lifecycle actions, protection, metrics and the token).
+function Install-AwsCli {
+    if (Get-Command aws -ErrorAction SilentlyContinue) { return }
+    $msi = Join-Path $env:TEMP 'AWSCLIV2.msi'
+    Invoke-WithRetry 'download AWSCLIV2.msi' { Invoke-WebRequest -Uri 'https://awscli.amazonaws.com/AWSCLIV2.msi' -OutFile $msi -TimeoutSec $script:RfDownloadMaxTimeSeconds -UseBasicParsing }
+    $process = Start-Process -FilePath 'msiexec.exe' -ArgumentList @('/i', "`"$msi`"", '/qn', '/norestart') -Wait -PassThru
+    if ($process.ExitCode -notin @(0, 3010)) { Stop-WithError "AWS CLI MSI failed with exit code $($process.ExitCode)" }
+    $env:Path = "$env:Path;$env:ProgramFiles\Amazon\AWSCLIV2"
+}
+
+# Install-LogShipping: amazon-cloudwatch-agent ships the log files.
 function Install-LogShipping {
     if (-not $env:RF_LOG_GROUP) { Write-FleetLog 'INFO' 'RF_LOG_GROUP empty: not shipping logs'; return }
+    Install-CloudWatchAgent
     $collect = foreach ($file in @('bootstrap', 'lifecycle-agent', 'gitlab-runner')) {
         @{ file_path = (Join-Path $script:RfLogDir "$file.log"); log_group_name = $env:RF_LOG_GROUP; log_stream_name = "{instance_id}/$file"; retention_in_days = -1 }
     }
     $json = @{ logs = @{ logs_collected = @{ files = @{ collect_list = @($collect) } } } } | ConvertTo-Json -Depth 6
     $path = Join-Path $env:ProgramData 'Amazon\AmazonCloudWatchAgent\runner-fleet.json'
     if (Write-FileIfChanged $path $json) {
-        & "$env:ProgramFiles\Amazon\AmazonCloudWatchAgent\amazon-cloudwatch-agent-ctl.ps1" -a fetch-config -m ec2 -s -c "file:$path"
+        & $script:RfCwAgentCtl -a fetch-config -m ec2 -s -c "file:$path"
     }
 }
 
@@ -97,7 +125,9 @@ function Install-LifecycleAgent {
     if ((Get-ScheduledTask -TaskName $script:AgentTaskName).State -ne 'Running') { Start-ScheduledTask -TaskName $script:AgentTaskName }
 }
 
+# Complete-Launch: the heartbeats stop first, so none arrives after CONTINUE.
 function Complete-Launch {
+    Stop-HeartbeatLoop
     if (Test-Marker $script:MarkerLaunchDone) { Write-FleetLog 'INFO' 'launch lifecycle action already completed'; return }
     Complete-LifecycleAction $env:RF_LAUNCH_HOOK 'CONTINUE'
     Set-Marker $script:MarkerLaunchDone
@@ -109,12 +139,16 @@ function Invoke-Bootstrap([string]$Script) {
     try {
         Invoke-Step 'load-env' { Read-FleetEnv $script:RfEnvFile }
         Invoke-Step 'settings' { Initialize-FleetSettings }
+        Invoke-Step 'aws-cli' { Install-AwsCli }
         Invoke-Step 'identity' { Initialize-FleetIdentity }
+        # Heartbeat the launch hook for the whole launch, not only while patching.
+        if (-not (Test-Marker $script:MarkerLaunchDone)) { Start-HeartbeatLoop $env:RF_LAUNCH_HOOK }
         Invoke-Step 'patch' { Install-OsPatches (Get-Setting 'RF_PATCH_SCOPE' 'security') }
         Invoke-Step 'reboot' { $script:Rebooting = Restart-OsIfRequired $Script }
         if ($script:Rebooting) { return }
         Invoke-Step 'logs' { Install-LogShipping }
         Invoke-Step 'executor-prerequisites' { Initialize-ExecutorPrerequisites }
+        # The service is installed only at start-runner, after the system_id is written.
         Invoke-Step 'install-runner' { Install-GitLabRunner (Get-Setting 'RF_RUNNER_VERSION' 'latest') }
         Invoke-Step 'system-id' { Write-RunnerSystemId $script:InstanceId }
         Invoke-Step 'runner-config' { Write-RunnerConfig ([int]$env:RF_CONCURRENT) }
@@ -130,10 +164,22 @@ function Invoke-Bootstrap([string]$Script) {
     } catch {
         Stop-HeartbeatLoop
         Write-FleetLog 'ERROR' "bootstrap failed at step '$($script:RfCurrentStep)': $($_.Exception.Message)"
-        if ($script:InstanceId -and $script:AsgName -and -not (Test-Marker $script:MarkerLaunchDone)) {
-            $script:RfCurrentStep = 'abandon'
-            Complete-LifecycleAction $env:RF_LAUNCH_HOOK 'ABANDON'
+        if (-not (Test-Marker $script:MarkerLaunchDone)) {
+            # A runner registered by this failed launch would stay behind as a manager in GitLab.
+            if (Test-RunnerRegistered) {
+                $script:RfCurrentStep = 'unregister'
+                Write-FleetLog 'WARN' 'the launch failed after registration: unregistering this runner manager before ABANDON'
+                try {
+                    if (-not (Unregister-RunnerManager)) { Write-FleetLog 'ERROR' 'unregister after the failed launch failed; GitLab removes the stale runner manager after 7 days' }
+                } catch { Write-FleetLog 'ERROR' "unregister after the failed launch failed: $($_.Exception.Message)" }
+            }
+            if ($script:InstanceId -and $script:AsgName) {
+                $script:RfCurrentStep = 'abandon'
+                Complete-LifecycleAction $env:RF_LAUNCH_HOOK 'ABANDON'
+            }
         }
         exit 1
+    } finally {
+        Stop-HeartbeatLoop
     }
 }

@@ -43,10 +43,11 @@ function Complete-LifecycleAction([string]$Hook, [string]$Result) {
 }
 
 # Start-HeartbeatLoop / Stop-HeartbeatLoop: heartbeats from a background job
-# while a long foreground step (Windows Update) runs.
+# for the whole launch (Windows Update, downloads, register, verify).
+# Starting it twice keeps the one job.
 $script:HeartbeatJob = $null
 function Start-HeartbeatLoop([string]$Hook) {
-    if (-not $Hook) { return }
+    if (-not $Hook -or $script:HeartbeatJob) { return }
     $script:HeartbeatJob = Start-Job -ArgumentList $Hook, $script:AsgName, $script:InstanceId, $env:RF_REGION, $script:RfHeartbeatIntervalSeconds -ScriptBlock {
         param($Hook, $Asg, $Instance, $Region, $Interval)
         while ($true) {

@@ -195,16 +195,41 @@ function Get-RunnerBusyJobs { Get-RunnerMetric 'gitlab_runner_jobs' }
 function Start-RunnerDrain {
     Write-FleetLog 'INFO' "stopping $($script:RfRunnerService) gracefully: no new jobs, running jobs continue"
     & sc.exe stop $script:RfRunnerService | Out-Null
+    $code = $LASTEXITCODE
+    if ($code -ne 0) { Write-FleetLog 'WARN' "sc.exe stop $($script:RfRunnerService) exited $code" }
+    else { Write-FleetLog 'INFO' 'sc.exe stop accepted (exit 0)' }
 }
 
-# Stop-RunnerForcefully: the drain ran out of time; a second stop request is
-# the runner's forceful path on Windows, then the process is ended.
-function Stop-RunnerForcefully {
-    Write-FleetLog 'WARN' "forcing $($script:RfRunnerService) to stop: running jobs are aborted"
-    & sc.exe stop $script:RfRunnerService | Out-Null
-    $deadline = (Get-EpochNow) + $script:RfForcedStopWaitSeconds
-    while ((Test-RunnerServiceActive) -and (Get-EpochNow) -lt $deadline) { Start-Sleep -Seconds 1 }
-    Get-Process -Name 'gitlab-runner' -ErrorAction SilentlyContinue | Stop-Process -Force -ErrorAction SilentlyContinue
+# Stop-RunnerForcefully [MaxWaitSeconds]: the drain ran out of time. While
+# the service is STOP_PENDING the SCM accepts no second stop (sc.exe stop
+# fails with 1061, "cannot accept control messages"), so the runner's own
+# forceful path (a second signal) cannot be reached through the SCM. Only a
+# service that is not stopping yet gets a stop and up to MaxWaitSeconds
+# (default RF_FORCED_STOP_WAIT_SECONDS); then the service's own process (by
+# its PID, never by name: job helpers are called gitlab-runner too) is ended.
+# Its jobs are not reported as aborted; GitLab fails them at their timeout.
+# The callers leave room for this wait and the unregister before the deadline.
+function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSeconds) {
+    if ($MaxWaitSeconds -gt $script:RfForcedStopWaitSeconds) { $MaxWaitSeconds = $script:RfForcedStopWaitSeconds }
+    if ($MaxWaitSeconds -lt 0) { $MaxWaitSeconds = 0 }
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$($script:RfRunnerService)'" -ErrorAction SilentlyContinue
+    if (-not $service -or $service.State -eq 'Stopped') { return }
+    Write-FleetLog 'WARN' "forcing $($script:RfRunnerService) to stop (state $($service.State)): running jobs are aborted"
+    if ($service.State -ne 'Stop Pending') {
+        & sc.exe stop $script:RfRunnerService | Out-Null
+        Write-FleetLog 'INFO' "sc.exe stop exited $LASTEXITCODE"
+        $deadline = (Get-EpochNow) + $MaxWaitSeconds
+        while ((Test-RunnerServiceActive) -and (Get-EpochNow) -lt $deadline) { Start-Sleep -Seconds 1 }
+        if (-not (Test-RunnerServiceActive)) { return }
+    } else {
+        Write-FleetLog 'INFO' 'service is STOP_PENDING: a second sc.exe stop would fail with 1061; ending its process'
+    }
+    $runnerPid = [int]$service.ProcessId
+    if ($runnerPid -gt 0) {
+        Write-FleetLog 'WARN' "ending process $runnerPid of $($script:RfRunnerService); its running jobs fail at their timeout in GitLab"
+        Stop-Process -Id $runnerPid -Force -ErrorAction SilentlyContinue
+        Wait-Process -Id $runnerPid -Timeout ([Math]::Max(1, $MaxWaitSeconds)) -ErrorAction SilentlyContinue
+    }
 }
 
 # Unregister-RunnerManager: with glrt- tokens, removes only this system_id's manager.

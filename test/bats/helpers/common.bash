@@ -13,7 +13,7 @@ fleet_setup() {
   export STUB_DIR="$T/stub" STUB_LOG="$T/calls.log"
   mkdir -p "$STUB_DIR" "$T/bin" "$T/etc" "$T/fixtures"
   : >"$STUB_LOG"
-  for cmd in aws gitlab-runner systemctl dnf needs-restarting amazon-cloudwatch-agent-ctl docker; do
+  for cmd in aws gitlab-runner systemctl dnf needs-restarting amazon-cloudwatch-agent-ctl docker curl uname; do
     ln -s "$REPO_ROOT/test/bats/helpers/stub.sh" "$T/bin/$cmd"
   done
   export PATH="$T/bin:$PATH"
@@ -24,7 +24,7 @@ fleet_setup() {
   export RF_ENV_FILE="$T/etc/fleet.env" RF_INSTALL_DIR="$LINUX_DIR" RF_STATE_DIR="$T/state" \
     RF_LOG_DIR="$T/log" RF_RUNNER_CONFIG_DIR="$T/gitlab-runner" RF_SYSTEMD_DIR="$T/systemd" \
     RF_CWAGENT_CONFIG_DIR="$T/cwagent" RF_RUNNER_METRICS_URL="file://$STUB_DIR/metrics" \
-    RF_RUNNER_DOWNLOAD_BASE="file://$T/fixtures"
+    RF_RUNNER_DOWNLOAD_BASE="file://$T/fixtures" STUB_DOWNLOAD_BASE="file://$T/fixtures"
   export RF_POLL_INTERVAL_SECONDS=1 RF_HEARTBEAT_INTERVAL_SECONDS=1 RF_METRICS_INTERVAL_SECONDS=1 \
     RF_RETRY_BASE_SECONDS=1 RF_RETRY_ATTEMPTS=4 RF_FORCED_STOP_WAIT_SECONDS=2 RF_SERVICE_START_TIMEOUT_SECONDS=3 \
     RF_VERIFY_ATTEMPTS=2 RF_SPOT_UNREGISTER_RESERVE_SECONDS=1 RF_IMDS_MAX_TIME_SECONDS=2
@@ -70,12 +70,20 @@ ENV
               END { for (i = 1; i <= n; i++) print last[order[i]] }' >"$RF_ENV_FILE"
 }
 
+# The file names GitLab publishes (gitlab-runner ci/release_dir): before
+# v18.9.0 the x86_64 rpm is gitlab-runner_amd64.rpm (aarch64 and arm64 both
+# exist); from v18.9.0 on, and so for latest, only the RPM-native x86_64 and
+# aarch64. A wrong name is a missing file here, as it is a 403 on S3.
 make_runner_fixtures() {
-  local ref dir
+  local ref dir arch
   for ref in latest v17.11.1; do
     dir="$T/fixtures/$ref"
     mkdir -p "$dir/rpm"
-    echo "fake runner rpm $ref" >"$dir/rpm/gitlab-runner_x86_64.rpm"
+    if [[ "$ref" == latest ]]; then
+      for arch in x86_64 aarch64; do echo "fake runner rpm $ref $arch" >"$dir/rpm/gitlab-runner_$arch.rpm"; done
+    else
+      for arch in amd64 aarch64 arm64; do echo "fake runner rpm $ref $arch" >"$dir/rpm/gitlab-runner_$arch.rpm"; done
+    fi
     echo "fake helper images $ref" >"$dir/rpm/gitlab-runner-helper-images.rpm"
     (cd "$dir" && sha256sum --binary rpm/*.rpm >release.sha256)
   done
