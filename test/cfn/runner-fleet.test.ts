@@ -1,0 +1,260 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} here is CloudFormation Fn::Sub syntax, not a JS template.
+// biome-ignore-all lint/suspicious/noExplicitAny: assertions walk parsed template JSON whose shape the assertions themselves check.
+// biome-ignore-all lint/style/noNonNullAssertion: a missing element fails the assertion that follows, which is the point.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { branches, loadTemplate, walk } from './cfn-yaml.ts';
+
+const TEMPLATE_PATH = 'cfn/runner-fleet.yaml';
+const t = loadTemplate(TEMPLATE_PATH);
+const resource = (name: string) => {
+  const r = t.Resources[name];
+  if (!r) throw new Error(`no resource ${name}`);
+  return r;
+};
+const props = (name: string) => resource(name).Properties as Record<string, any>;
+const launchData = props('LaunchTemplate').LaunchTemplateData as Record<string, any>;
+
+/** The UserData pieces: [head (if windows, linux), fleet.env (sub), tail (if windows, linux)]. */
+function userDataParts() {
+  const join = launchData.UserData['Fn::Base64']['Fn::Join'] as [string, unknown[]];
+  expect(join[0]).toBe('');
+  const [head, env, tail] = join[1] as any[];
+  const [cond, winHead, linuxHead] = head['Fn::If'];
+  const [cond2, winTail, linuxTail] = tail['Fn::If'];
+  expect([cond, cond2]).toEqual(['UseWindows', 'UseWindows']);
+  const text = (sub: any): string =>
+    typeof sub['Fn::Sub'] === 'string' ? sub['Fn::Sub'] : sub['Fn::Sub'][0];
+  return {
+    linux: text(linuxHead) + text(env) + text(linuxTail),
+    windows: text(winHead) + text(env) + text(winTail),
+    env: text(env),
+    envVariables: env['Fn::Sub'][1] as Record<string, unknown>,
+  };
+}
+
+describe('runner-fleet.yaml launch template', () => {
+  it('requires IMDSv2 with one hop and exposes instance tags', () => {
+    expect(launchData.MetadataOptions).toEqual({
+      HttpEndpoint: 'enabled',
+      HttpTokens: 'required',
+      HttpPutResponseHopLimit: 1,
+      InstanceMetadataTags: 'enabled',
+    });
+  });
+
+  it('encrypts the root volume and opens no public address unless asked', () => {
+    const [mapping] = launchData.BlockDeviceMappings;
+    expect(mapping.Ebs.Encrypted).toBe(true);
+    expect(mapping.Ebs.VolumeType).toEqual({ Ref: 'RootVolumeType' });
+    expect(t.Parameters.RootVolumeType?.Default).toBe('gp3');
+    expect(t.Parameters.AssociatePublicIpAddress?.Default).toBe('false');
+  });
+
+  it('never carries a token value: only the token parameter or secret name reaches it', () => {
+    const text = JSON.stringify(resource('LaunchTemplate'));
+    expect(text).not.toMatch(/glrt-/);
+    const referenced = new Set<string>();
+    for (const node of walk(resource('LaunchTemplate'))) {
+      if (node && typeof node === 'object' && 'Ref' in node) referenced.add(String((node as any).Ref));
+      if (typeof node === 'string')
+        for (const m of node.matchAll(/\$\{([A-Za-z0-9:]+)\}/g)) referenced.add(m[1]!);
+    }
+    const tokenish = [...referenced].filter((name) => /token|secret|password/i.test(name)).sort();
+    expect(tokenish).toEqual([
+      'RunnerTokenKind',
+      'RunnerTokenParameterName',
+      'RunnerTokenSecretName',
+      'TokenSource',
+    ]);
+    // No parameter may be meant to carry a secret value.
+    for (const [name, p] of Object.entries(t.Parameters)) {
+      expect(p.NoEcho, name).toBeUndefined();
+      expect(String(p.Default ?? ''), name).not.toMatch(/^glrt-/);
+    }
+    expect(userDataParts().envVariables.TokenSource).toEqual({
+      'Fn::If': [
+        'UseSsmToken',
+        { 'Fn::Sub': 'ssm:${RunnerTokenParameterName}' },
+        { 'Fn::Sub': 'secretsmanager:${RunnerTokenSecretName}' },
+      ],
+    });
+  });
+
+  it('writes exactly the fleet.env keys of the instance contract', () => {
+    const contract = readFileSync('docs/instance-contract.md', 'utf8');
+    const contractKeys = [...contract.matchAll(/^\| `(RF_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    const envKeys = userDataParts()
+      .env.trim()
+      .split('\n')
+      .map((line) => line.split('=')[0]);
+    expect(contractKeys.length).toBeGreaterThan(10);
+    expect(envKeys).toEqual(contractKeys);
+    expect(userDataParts().env).toContain('RF_LAUNCH_HOOK=${LaunchHook}');
+  });
+
+  it('verifies the bundle SHA-256 on Linux before extracting or running anything', () => {
+    const { linux } = userDataParts();
+    const check = linux.indexOf('sha256sum --check --strict');
+    expect(check).toBeGreaterThan(0);
+    expect(linux).toContain("readonly bundle_sha256='${RunnerConfigBundleSha256}'");
+    expect(linux).toMatch(/echo "\$bundle_sha256 {2}\$tmp" \| sha256sum --check/);
+    expect(linux.indexOf('tar -xzf')).toBeGreaterThan(check);
+    expect(linux.indexOf('exec "$dir/${RunnerExecutor}.sh"')).toBeGreaterThan(check);
+    // A mismatch abandons the launch instead of going on.
+    expect(linux.slice(check, linux.indexOf('tar -xzf'))).toContain('abandon');
+    expect(linux).toContain('--lifecycle-action-result ABANDON');
+  });
+
+  it('verifies the bundle SHA-256 on Windows before extracting or running anything', () => {
+    const { windows } = userDataParts();
+    expect(windows.startsWith('<powershell>')).toBe(true);
+    expect(windows.trimEnd().endsWith('</powershell>')).toBe(true);
+    expect(windows).toContain("$bundleSha256 = '${RunnerConfigBundleSha256}'");
+    const check = windows.indexOf('if ($actual -ne $bundleSha256) { throw');
+    expect(check).toBeGreaterThan(windows.indexOf('Get-FileHash -Algorithm SHA256'));
+    expect(windows.indexOf('Expand-Archive')).toBeGreaterThan(check);
+    expect(windows.indexOf("& (Join-Path $dir '${RunnerExecutor}.ps1')")).toBeGreaterThan(check);
+    expect(windows).toContain('-LifecycleActionResult ABANDON');
+  });
+
+  it('renders a Linux bootstrap that bash parses', () => {
+    const rendered = userDataParts().linux.replace(/\$\{([A-Za-z0-9:]+)\}/g, 'x');
+    expect(() => execFileSync('bash', ['-n'], { input: rendered })).not.toThrow();
+  });
+
+  it('fits CloudFormation TemplateBody (51,200 bytes) so the deployer needs no upload bucket', () => {
+    expect(statSync(TEMPLATE_PATH).size).toBeLessThan(51_200);
+  });
+});
+
+describe('runner-fleet.yaml Auto Scaling group', () => {
+  const asg = props('AutoScalingGroup');
+
+  it('points at the latest launch template version and has no replacing/rolling update policy', () => {
+    expect(asg.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.Version).toEqual({
+      'Fn::GetAtt': ['LaunchTemplate', 'LatestVersionNumber'],
+    });
+    expect(Object.keys(resource('AutoScalingGroup').UpdatePolicy as object)).toEqual([
+      'AutoScalingScheduledAction',
+    ]);
+    expect(asg.CapacityRebalance).toBe(true);
+  });
+
+  it('takes the whole instance type list in one override', () => {
+    const [override] =
+      asg.MixedInstancesPolicy.Overrides ?? asg.MixedInstancesPolicy.LaunchTemplate.Overrides;
+    expect(override.InstanceRequirements.AllowedInstanceTypes).toEqual({
+      'Fn::If': ['HasInstanceTypeList', { Ref: 'InstanceTypes' }, { Ref: 'AWS::NoValue' }],
+    });
+    expect(t.Parameters.InstanceTypes?.Type).toBe('CommaDelimitedList');
+    expect(t.Parameters.SpotAllocationStrategy?.Default).toBe('price-capacity-optimized');
+  });
+
+  it('has a launch hook that abandons and a terminate hook that continues, with the configured heartbeat', () => {
+    const hooks = asg.LifecycleHookSpecificationList as Record<string, unknown>[];
+    const byTransition = Object.fromEntries(hooks.map((h) => [h.LifecycleTransition, h]));
+    expect(byTransition['autoscaling:EC2_INSTANCE_LAUNCHING']).toMatchObject({
+      DefaultResult: 'ABANDON',
+      HeartbeatTimeout: { Ref: 'LifecycleHeartbeatTimeout' },
+      LifecycleHookName: { 'Fn::FindInMap': ['LifecycleHooks', 'Names', 'Launch'] },
+    });
+    expect(byTransition['autoscaling:EC2_INSTANCE_TERMINATING']).toMatchObject({
+      DefaultResult: 'CONTINUE',
+      HeartbeatTimeout: { Ref: 'LifecycleHeartbeatTimeout' },
+      LifecycleHookName: { 'Fn::FindInMap': ['LifecycleHooks', 'Names', 'Terminate'] },
+    });
+    expect((t.Mappings as any).LifecycleHooks.Names).toEqual({
+      Launch: 'runner-fleet-launch',
+      Terminate: 'runner-fleet-terminate',
+    });
+    expect(Number(t.Parameters.LifecycleHeartbeatTimeout?.MaxValue)).toBe(7200);
+  });
+
+  it('scales on JobSlotSaturation of its own group in the fleet namespace by default', () => {
+    const tracking = props('ScalingPolicy').TargetTrackingConfiguration;
+    const custom = tracking.CustomizedMetricSpecification['Fn::If'][2];
+    expect(custom.MetricName).toEqual({
+      'Fn::If': ['UseMemoryScaling', 'MemoryUtilization', 'JobSlotSaturation'],
+    });
+    expect(custom.Namespace).toEqual({ Ref: 'MetricsNamespace' });
+    expect(custom.Dimensions).toEqual([{ Name: 'AutoScalingGroupName', Value: { Ref: 'AutoScalingGroup' } }]);
+    expect(t.Parameters.ScalingMetric?.Default).toBe('job-slot-saturation');
+  });
+
+  it('has a security group without ingress', () => {
+    expect(props('SecurityGroup').SecurityGroupIngress).toBeUndefined();
+    expect(Object.values(t.Resources).map((r) => r.Type)).not.toContain('AWS::EC2::SecurityGroupIngress');
+  });
+});
+
+describe('runner-fleet.yaml instance policy', () => {
+  const statements = (props('InstancePolicy').PolicyDocument.Statement as unknown[]).flatMap(
+    branches,
+  ) as Record<string, any>[];
+  const bySid = (sid: string) => {
+    const s = statements.find((x) => x.Sid === sid);
+    if (!s) throw new Error(`no statement ${sid}`);
+    return s;
+  };
+
+  it('uses Resource "*" only for PutMetricData, and then with the namespace condition', () => {
+    const wildcard = statements.filter((s) => s.Resource === '*');
+    expect(wildcard.map((s) => s.Action)).toEqual(['cloudwatch:PutMetricData']);
+    expect(wildcard[0]!.Condition).toEqual({
+      StringEquals: { 'cloudwatch:namespace': { Ref: 'MetricsNamespace' } },
+    });
+  });
+
+  it('scopes lifecycle calls to this stack group by name', () => {
+    const s = bySid('LifecycleOfThisGroupOnly');
+    expect(s.Resource['Fn::Sub']).toMatch(
+      /:autoScalingGroup:\*:autoScalingGroupName\/\$\{AWS::StackName\}-runners$/,
+    );
+    expect(props('AutoScalingGroup').AutoScalingGroupName).toEqual({
+      'Fn::Sub': '${AWS::StackName}-runners',
+    });
+  });
+
+  it('reads only the named token parameter or secret', () => {
+    expect(bySid('ReadRunnerTokenParameterOnly')).toMatchObject({
+      Action: 'ssm:GetParameter',
+      Resource: { 'Fn::Sub': expect.stringMatching(/:parameter\$\{RunnerTokenParameterName\}$/) },
+    });
+    expect(bySid('ReadRunnerTokenSecretOnly').Resource['Fn::Sub']).toMatch(
+      /:secret:\$\{RunnerTokenSecretName\}-\?{6}$/,
+    );
+    expect(bySid('DecryptRunnerTokenParameterOnly').Condition.StringEquals).toHaveProperty(
+      'kms:EncryptionContext:PARAMETER_ARN',
+    );
+  });
+
+  it('writes logs only to its log group and the cache only in its bucket', () => {
+    const logs = bySid('WriteFleetLogGroupOnly').Resource.map((r: any) => r['Fn::Sub']);
+    expect(logs.every((r: string) => r.includes(':log-group:${LogGroup}'))).toBe(true);
+    const objects = bySid('CacheBucketObjectsOnly');
+    expect(objects.Resource['Fn::Sub'][0]).toBe('arn:${AWS::Partition}:s3:::${Bucket}/*');
+    expect(objects.Resource['Fn::Sub'][1].Bucket).toEqual({
+      'Fn::If': ['CreateCacheBucket', { Ref: 'CacheBucket' }, { Ref: 'ExistingCacheBucketName' }],
+    });
+  });
+});
+
+describe('runner-fleet.yaml cache bucket', () => {
+  it('is encrypted, private, expiring and TLS-only', () => {
+    const bucket = props('CacheBucket');
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(
+      bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+    ).toBe('AES256');
+    expect(bucket.LifecycleConfiguration.Rules[0].ExpirationInDays).toEqual({ Ref: 'CacheExpirationDays' });
+    const [deny] = props('CacheBucketPolicy').PolicyDocument.Statement;
+    expect(deny).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+  });
+});
