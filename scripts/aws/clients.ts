@@ -10,6 +10,7 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { InputError } from '../errors.ts';
 
@@ -50,6 +51,11 @@ export async function autoScalingClient(options: ClientOptions = {}): Promise<Au
 export async function ssmClient(options: ClientOptions = {}): Promise<SSMClient> {
   const { SSMClient } = await import('@aws-sdk/client-ssm');
   return memoised('ssm', options, () => new SSMClient(clientConfig(options)));
+}
+
+export async function s3Client(options: ClientOptions = {}): Promise<S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return memoised('s3', options, () => new S3Client(clientConfig(options)));
 }
 
 export async function ec2Client(options: ClientOptions = {}): Promise<EC2Client> {

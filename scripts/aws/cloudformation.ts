@@ -16,6 +16,7 @@ import {
   GetTemplateCommand,
   paginateDescribeChangeSet,
   paginateDescribeStackEvents,
+  paginateListStackResources,
   type Stack,
   type StackEvent,
   waitUntilChangeSetCreateComplete,
@@ -192,4 +193,20 @@ export async function newStackEvents(
   }
   // Pages run newest first; reversed they read in the order things happened.
   return fresh.reverse();
+}
+
+/** The physical id of one resource of a stack, if the stack has it. */
+export async function stackResourceId(
+  client: CloudFormationClient,
+  stackId: string,
+  logicalId: string,
+  type: string,
+): Promise<string | undefined> {
+  for await (const page of paginateListStackResources({ client }, { StackName: stackId })) {
+    const found = page.StackResourceSummaries?.find(
+      (resource) => resource.LogicalResourceId === logicalId && resource.ResourceType === type,
+    );
+    if (found) return found.PhysicalResourceId;
+  }
+  return undefined;
 }

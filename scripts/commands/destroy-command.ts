@@ -1,5 +1,5 @@
 /** Flags and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
-import { autoScalingClient, checkAwsSetup, cloudFormationClient } from '../aws/clients.ts';
+import { autoScalingClient, checkAwsSetup, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabApiUrl, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
@@ -19,7 +19,8 @@ export const destroyCommand: CommandSpec = {
                               drain their running jobs before they terminate)
   --gitlab-url URL            GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
 
-With RUNNER_FLEET_RUNNER_TOKEN set, runner managers of the deleted instances
+The stack's cache bucket is emptied first (it holds only disposable job
+caches), so CloudFormation can delete it. With RUNNER_FLEET_RUNNER_TOKEN set, runner managers of the deleted instances
 that are still registered are removed (DELETE /runners/managers).`,
   options: {
     'stack-name': { type: 'string' },
@@ -64,6 +65,7 @@ that are still registered are removed (DELETE /runners/managers).`,
       {
         cloudFormation,
         autoScaling: await autoScalingClient(regionOption(flags)),
+        s3: () => s3Client(regionOption(flags)),
         log: context.log,
         signal: context.signal,
         ...(runnerToken && apiUrl

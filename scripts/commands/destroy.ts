@@ -6,8 +6,10 @@
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
-import { deleteStack, describeStack, isInProgress } from '../aws/cloudformation.ts';
+import { deleteStack, describeStack, isInProgress, stackResourceId } from '../aws/cloudformation.ts';
+import { emptyBucket } from '../aws/s3.ts';
 import { InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, systemIdForInstance } from '../gitlab/runners.ts';
@@ -26,6 +28,8 @@ export interface DestroyDependencies {
   log: Logger;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Empties the stack's cache bucket; only asked when the stack has one. */
+  s3: () => Promise<S3Client>;
   /** With the runner authentication token, leftover managers are removed. */
   runnerCleanup?: { client: GitLabClient; runnerToken: string };
 }
@@ -60,6 +64,7 @@ export async function destroy(
   const seen = new Set<string>();
   await markExistingEvents(deps.cloudFormation, stackId, seen);
   if (stack.StackStatus !== 'DELETE_IN_PROGRESS') {
+    await emptyCacheBucket(deps, stackId);
     log.info(
       `Deleting stack ${options.stackName}${instanceIds.length ? ` (${instanceIds.length} instance(s) drain and unregister first)` : ''}`,
     );
@@ -131,4 +136,19 @@ async function removeLeftoverManagers(
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+/** The stack's own cache bucket: CloudFormation cannot delete a bucket that still holds objects. */
+const CACHE_BUCKET_LOGICAL_ID = 'CacheBucket';
+
+async function emptyCacheBucket(deps: DestroyDependencies, stackId: string): Promise<void> {
+  const bucket = await stackResourceId(
+    deps.cloudFormation,
+    stackId,
+    CACHE_BUCKET_LOGICAL_ID,
+    'AWS::S3::Bucket',
+  );
+  if (!bucket) return;
+  const deleted = await emptyBucket(await deps.s3(), bucket);
+  deps.log.info(`Emptied cache bucket ${bucket} (${deleted} object(s)) so the stack can delete it`);
 }

@@ -1,0 +1,137 @@
+/**
+ * Every preset of cfn/presets/ deploys the fleet template through the real
+ * `runner-fleet deploy` on moto, with only the site values a user supplies,
+ * and `runner-fleet destroy` removes it again, emptying the cache bucket.
+ *
+ * Emulator notes (docs/fleet-stack.md): ministack cannot evaluate Fn::Split in
+ * Conditions (it answers InternalError "0"), so these run on moto; moto keeps
+ * `!If [..., !Ref AWS::NoValue]` list items as null, which breaks the IAM
+ * policy of an https:// bundle, so the bundle here is on s3:// (the https path
+ * is covered by cfn-lint and the template tests). Neither emulator has the
+ * Windows public AMI parameter nor lets a test create one under /aws/, so the
+ * Windows presets get an AMI parameter of the test's own: a value a user may
+ * give too.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  paginateListStackResources,
+} from '@aws-sdk/client-cloudformation';
+import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliProcess } from '../support/cli-process.ts';
+import { type Emulator, ROOT, startEmulator } from '../support/emulator.ts';
+
+const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
+const PRESETS = readdirSync(join(ROOT, 'cfn/presets'))
+  .filter((file) => file.endsWith('.yaml'))
+  .sort();
+const WINDOWS_AMI_PARAMETER = '/runner-fleet-test/windows-server-2022-ami';
+
+describe('presets on moto', () => {
+  let emulator: Emulator;
+  let site: string[];
+  const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+  const client = <T>(Client: new (config: object) => T): T =>
+    new Client({ endpoint: emulator.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
+
+  beforeAll(async () => {
+    emulator = await startEmulator('moto');
+    const ec2 = client(EC2Client);
+    const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.find((v) => v.IsDefault)?.VpcId ?? '';
+    const subnets = ((await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [])
+      .filter((subnet) => subnet.VpcId === vpc)
+      .slice(0, 2)
+      .map((subnet) => subnet.SubnetId ?? '');
+    ec2.destroy();
+    const ssm = client(SSMClient);
+    await ssm.send(
+      new PutParameterCommand({
+        Name: WINDOWS_AMI_PARAMETER,
+        Type: 'String',
+        Value: 'ami-0123456789abcdef0',
+      }),
+    );
+    ssm.destroy();
+    site = [
+      `VpcId=${vpc}`,
+      `SubnetIds=${subnets.join(',')}`,
+      'RunnerConfigBundleUrl=s3://runner-fleet-artifacts/v1/runner-configs-linux.tar.gz',
+      `RunnerConfigBundleSha256=${'a'.repeat(64)}`,
+      'RunnerTokenParameterName=/runner-fleet/test/runner-token',
+    ].flatMap((pair) => ['--parameter', pair]);
+  });
+  afterAll(async () => emulator?.stop());
+
+  it('has the six easy buttons of the original', () => {
+    expect(PRESETS).toEqual([
+      'linux-docker-autoscaling-mixed.yaml',
+      'linux-docker-autoscaling-spot.yaml',
+      'linux-docker-warm-ha-ondemand.yaml',
+      'linux-docker-warm-ha-spot.yaml',
+      'windows-shell-autoscaling.yaml',
+      'windows-shell-warm-ha.yaml',
+    ]);
+  });
+
+  it.each(PRESETS)('deploys %s with only the site values', async (preset) => {
+    const stackName = `preset-${preset.replace(/\.yaml$/, '')}`;
+    const windows = preset.startsWith('windows-')
+      ? ['--parameter', `ImageIdParameter=${WINDOWS_AMI_PARAMETER}`]
+      : [];
+    const result = await runCliProcess(
+      [
+        'deploy',
+        '--stack-name',
+        stackName,
+        '--template-file',
+        TEMPLATE,
+        '--parameters',
+        join(ROOT, 'cfn/presets', preset),
+        ...site,
+        ...windows,
+      ],
+      emulator.env,
+    );
+    expect(result.code, result.output).toBe(0);
+    expect(result.stdout).toContain(`Stack ${stackName} CREATE_COMPLETE`);
+    const cfn = client(CloudFormationClient);
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    cfn.destroy();
+    expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
+    const family = stack?.Parameters?.find((p) => p.ParameterKey === 'OperatingSystemFamily')?.ParameterValue;
+    expect(family).toBe(preset.startsWith('windows-') ? 'windows' : 'linux');
+  });
+
+  it('destroys a fleet, emptying its cache bucket first', async () => {
+    const stackName = 'preset-linux-docker-autoscaling-spot';
+    const cfn = client(CloudFormationClient);
+    let bucket = '';
+    for await (const page of paginateListStackResources({ client: cfn }, { StackName: stackName })) {
+      bucket =
+        page.StackResourceSummaries?.find((r) => r.LogicalResourceId === 'CacheBucket')?.PhysicalResourceId ??
+        bucket;
+    }
+    cfn.destroy();
+    expect(bucket).not.toBe('');
+    const s3 = client(S3Client);
+    for (const key of ['project/1/cache.zip', 'project/2/cache.zip']) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'cache' }));
+    }
+    const result = await runCliProcess(
+      ['destroy', '--stack-name', stackName, '--yes-destroy-stack', stackName],
+      emulator.env,
+    );
+    expect(result.code, result.output).toBe(0);
+    expect(result.stdout).toContain(
+      `Emptied cache bucket ${bucket} (2 object(s)) so the stack can delete it`,
+    );
+    expect(result.stdout).toContain(`Stack ${stackName} DELETE_COMPLETE`);
+    await expect(s3.send(new ListObjectsV2Command({ Bucket: bucket }))).rejects.toThrow(/does not exist/);
+    s3.destroy();
+  });
+});
