@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: the fleet's life cycle on a local AWS emulator, no AWS
- * account needed. Starts ministack (or moto: RUNNER_FLEET_DEMO_EMULATOR=moto),
+ * account needed. Starts moto (ministack cannot evaluate the fleet template's
+ * Fn::Split conditions; see docs/fleet-stack.md),
  * builds the runner-config bundle for its SHA-256, deploys cfn/runner-fleet.yaml
  * with the autoscaling-spot preset through `runner-fleet deploy` (storing a
  * demo runner token in SSM on the way), deploys again (no changes), shows
@@ -17,7 +18,9 @@ import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk
 import { isolatedEnv } from '../test/support/cli-process.ts';
 import { type EmulatorName, ROOT, startEmulator } from '../test/support/emulator.ts';
 
-const emulatorName = (process.env.RUNNER_FLEET_DEMO_EMULATOR ?? 'ministack') as EmulatorName;
+// The demo's own SDK client runs on the Node of this machine; the warning is for users of the CLI image.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const emulatorName = (process.env.RUNNER_FLEET_DEMO_EMULATOR ?? 'moto') as EmulatorName;
 const STACK = 'runner-fleet-demo';
 const PRESET = join(ROOT, 'cfn/presets/linux-docker-autoscaling-spot.yaml');
 const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
       '--parameter',
       `SubnetIds=${subnets.join(',')}`,
       '--parameter',
-      'RunnerConfigBundleUrl=https://example.invalid/runner-fleet/runner-configs-linux.tar.gz',
+      'RunnerConfigBundleUrl=s3://runner-fleet-artifacts/demo/runner-configs-linux.tar.gz',
       '--parameter',
       `RunnerConfigBundleSha256=${sha256}`,
     ];

@@ -12,6 +12,7 @@ import {
   SUCCESS_STATUSES,
   waitForChangeSet,
 } from '../aws/cloudformation.ts';
+import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
 import { type ResolvedParameter, resolveParameters } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
@@ -271,13 +272,37 @@ async function sameAsDeployed(
   parameters: readonly ResolvedParameter[],
 ): Promise<boolean> {
   const deployedBody = await currentTemplateBody(cfn, stack.StackId ?? stack.StackName ?? '');
-  if (deployedBody.trim() !== templateBody.trim()) return false;
+  if (!sameDocument(deployedBody, templateBody)) return false;
   const deployed = new Map((stack.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]));
   return parameters.every(
     (parameter) =>
       parameter.source === 'previous' ||
-      (!parameter.noEcho && deployed.get(parameter.key) === parameter.value),
+      (!parameter.noEcho && sameValue(deployed.get(parameter.key), parameter.value)),
   );
+}
+
+/**
+ * AWS returns list parameters as "a,b"; an endpoint that accepts empty change
+ * sets (the only case that reaches this check) may return "['a', 'b']".
+ */
+function sameValue(deployed: string | undefined, given: string | undefined): boolean {
+  if (deployed === given) return true;
+  if (deployed === undefined || given === undefined || !deployed.startsWith('[')) return false;
+  const items = deployed
+    .slice(1, -1)
+    .split(',')
+    .map((item) => item.trim().replace(/^'(.*)'$/, '$1'));
+  return items.join(',') === given;
+}
+
+/** Same template whatever its layout: endpoints may hand back YAML sent as JSON or re-serialised. */
+function sameDocument(a: string, b: string): boolean {
+  if (a.trim() === b.trim()) return true;
+  try {
+    return JSON.stringify(parseCloudFormationDocument(a)) === JSON.stringify(parseCloudFormationDocument(b));
+  } catch {
+    return false;
+  }
 }
 
 async function stopOperation(

@@ -48,7 +48,7 @@ export function renderStatus(model: StatusModel): string[] {
     const detail = model.details.get(id);
     const row = [
       id,
-      instance.InstanceType ?? detail?.instanceType ?? '?',
+      instance.InstanceType || detail?.instanceType || '?',
       detail?.market ?? '?',
       instance.LifecycleState ?? '?',
       instance.HealthStatus ?? '?',
