@@ -89,3 +89,14 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
   if (problems.length > 0) throw new InputError(problems);
   return { region };
 }
+
+/** The same check for commands that collect every input problem before they stop. */
+export async function awsSetupProblems(client: CloudFormationClient): Promise<string[]> {
+  try {
+    await checkAwsSetup(client);
+    return [];
+  } catch (error) {
+    if (error instanceof InputError) return error.problems;
+    throw error;
+  }
+}

@@ -1,5 +1,6 @@
 /** What every command module provides to the CLI, and small flag helpers they share. */
 import type { ParseArgsConfig } from 'node:util';
+import { parsePositiveInteger } from '../config/deploy-config.ts';
 import type { Logger } from '../log.ts';
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -36,3 +37,9 @@ export const stackInputOptions = {
   tag: { type: 'string', multiple: true },
   region: { type: 'string' },
 } as const;
+
+/** --runner-id as a number, or undefined when not given; a bad value is recorded as a problem. */
+export function runnerIdOption(flags: FlagValues, problems: string[]): number | undefined {
+  const raw = asString(flags['runner-id']);
+  return raw === undefined ? undefined : parsePositiveInteger('--runner-id', raw, 0, problems);
+}

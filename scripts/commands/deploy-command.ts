@@ -1,5 +1,5 @@
 /** Flags and wiring of `runner-fleet deploy`; the flow is in deploy.ts. */
-import { checkAwsSetup, cloudFormationClient, ssmClient } from '../aws/clients.ts';
+import { awsSetupProblems, cloudFormationClient, ssmClient } from '../aws/clients.ts';
 import { putSecureStringIfChanged } from '../aws/ssm.ts';
 import {
   checkWritableFile,
@@ -70,12 +70,7 @@ default on create; NoEcho values are never printed.`,
       problems.push(...error.problems);
     }
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     const tokenPlan = inputs ? planRunnerToken(flags, context.env, inputs, problems) : undefined;
     if (problems.length > 0 || !inputs) throw new InputError(problems);
 

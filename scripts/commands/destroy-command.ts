@@ -1,5 +1,5 @@
 /** Flags and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
-import { autoScalingClient, checkAwsSetup, cloudFormationClient, s3Client } from '../aws/clients.ts';
+import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabApiUrl, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
@@ -46,12 +46,7 @@ that are still registered are removed (DELETE /runners/managers).`,
       problems,
     );
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     const runnerToken = runnerTokenFromEnv(context.env);
     const apiUrl = gitlabApiUrl(asString(flags['gitlab-url']), context.env);
     if (runnerToken && !apiUrl) {

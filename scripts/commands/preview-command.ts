@@ -3,7 +3,7 @@
  * preview.ts. Every input problem, GitLab settings included, is reported at
  * once before any AWS or GitLab call.
  */
-import { checkAwsSetup, cloudFormationClient } from '../aws/clients.ts';
+import { awsSetupProblems, cloudFormationClient } from '../aws/clients.ts';
 import { checkWritableFile, loadStackInputs } from '../config/deploy-config.ts';
 import { gitlabApiUrl, gitlabTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
@@ -79,12 +79,7 @@ given keep their previous value; NoEcho values are never printed.`,
       else mergeRequest = settings;
     }
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0 || !inputs) throw new InputError(problems);
 
     await preview(

@@ -1,7 +1,7 @@
 /** Flags and wiring of `runner-fleet roll`; the flow is in roll.ts. */
 import {
   autoScalingClient,
-  checkAwsSetup,
+  awsSetupProblems,
   cloudFormationClient,
   ec2Client,
   ssmClient,
@@ -12,7 +12,7 @@ import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../conf
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
 import { findManagerForInstance, listManagers } from '../gitlab/runners.ts';
-import { asString, type CommandSpec, regionOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
 
@@ -120,17 +120,10 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
       60,
       problems,
     );
-    const runnerIdRaw = asString(flags['runner-id']);
-    const runnerIdFlag =
-      runnerIdRaw === undefined ? undefined : parsePositiveInteger('--runner-id', runnerIdRaw, 0, problems);
+    const runnerIdFlag = runnerIdOption(flags, problems);
 
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0 || !stackName) throw new InputError(problems);
 
     const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);

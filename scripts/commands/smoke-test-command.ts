@@ -2,12 +2,12 @@
  * Flags, help and input checks of `runner-fleet smoke-test`; every input
  * problem is collected and reported at once (exit 2) before any wait starts.
  */
-import { autoScalingClient, checkAwsSetup, cloudFormationClient, ec2Client } from '../aws/clients.ts';
+import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
 import { checkWritableFile, parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabTokenFromEnv, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import { asString, type CommandSpec, type FlagValues, regionOption } from './command-spec.ts';
+import { asString, type CommandSpec, type FlagValues, regionOption, runnerIdOption } from './command-spec.ts';
 import { CANARY_VARIABLE, type CanaryOptions, smokeTest } from './smoke-test.ts';
 
 const DEFAULT_WAIT_MINUTES = 20;
@@ -54,11 +54,9 @@ Environment (never flags, so they stay out of process lists and job logs):
     const stackName = asString(flags['stack-name']);
     if (!stackName) problems.push('--stack-name is required');
 
-    const rawRunnerId = asString(flags['runner-id']);
-    const runnerId =
-      rawRunnerId === undefined ? undefined : parsePositiveInteger('--runner-id', rawRunnerId, 0, problems);
+    const runnerId = runnerIdOption(flags, problems);
     const runnerToken = runnerTokenFromEnv(env);
-    if (rawRunnerId === undefined && !runnerToken) {
+    if (flags['runner-id'] === undefined && !runnerToken) {
       problems.push('no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN to the fleet runner token');
     }
     const apiToken = gitlabTokenFromEnv(env);
@@ -89,12 +87,7 @@ Environment (never flags, so they stay out of process lists and job logs):
     problems.push(...(await checkWritableFile('--junit', junitFile)));
 
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0 || !stackName || !apiToken) throw new InputError(problems);
 
     await smokeTest(

@@ -1,9 +1,8 @@
 /** Flags and wiring of `runner-fleet status`; the flow is in status.ts. */
-import { autoScalingClient, checkAwsSetup, cloudFormationClient, ec2Client } from '../aws/clients.ts';
-import { parsePositiveInteger } from '../config/deploy-config.ts';
+import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
 import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { asString, type CommandSpec, regionOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption } from './command-spec.ts';
 import { status } from './status.ts';
 
 export const statusCommand: CommandSpec = {
@@ -28,16 +27,9 @@ version, last contact) is shown too.`,
     const problems: string[] = [];
     const stackName = asString(flags['stack-name']);
     if (!stackName) problems.push('missing --stack-name NAME');
-    const rawRunnerId = asString(flags['runner-id']);
-    const runnerIdFlag =
-      rawRunnerId === undefined ? undefined : parsePositiveInteger('--runner-id', rawRunnerId, 0, problems);
+    const runnerIdFlag = runnerIdOption(flags, problems);
     const cloudFormation = cloudFormationClient(regionOption(flags));
-    try {
-      await checkAwsSetup(cloudFormation);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0 || !stackName) throw new InputError(problems);
     const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
     const runnerToken = runnerTokenFromEnv(context.env);
