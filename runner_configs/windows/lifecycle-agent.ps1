@@ -135,7 +135,7 @@ function Invoke-LifecycleAgent {
             if ((Get-EpochNow) -ge $nextMetrics) {
                 $concurrent = Get-RunnerMetric 'gitlab_runner_concurrent'
                 if ($concurrent -le 0) { $concurrent = [int]$env:RF_CONCURRENT }
-                Publish-SlotMetrics $busy $concurrent
+                Publish-FleetMetrics $busy $concurrent
                 $nextMetrics = (Get-EpochNow) + $script:RfMetricsIntervalSeconds
             }
         } catch { Write-FleetLog 'WARN' "runner metrics or metric publishing failed: $($_.Exception.Message)" }

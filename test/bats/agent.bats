@@ -42,7 +42,7 @@ teardown() { fleet_teardown; }
   grep -q 'set-instance-protection --instance-ids i-0123456789abcdef0 --auto-scaling-group-name runners-test-asg' "$STUB_LOG"
 }
 
-@test "slot metrics are published with the contract's names, unit and dimension" {
+@test "slot and memory metrics are published in one call with the contract's names, unit and dimension" {
   registered_instance
   set_jobs 2
   start_agent
@@ -53,6 +53,20 @@ teardown() { fleet_teardown; }
   [[ "$line" == *"MetricName=BusyJobSlots,Unit=Count,Value=2,Dimensions=[{Name=AutoScalingGroupName,Value=runners-test-asg}]"* ]]
   [[ "$line" == *"MetricName=ConcurrentJobSlots,Unit=Count,Value=4,"* ]]
   [[ "$line" == *"MetricName=JobSlotSaturation,Unit=Percent,Value=50,"* ]]
+  # test/bats/fixtures/meminfo: (16207040 - 4100000) / 16207040 = 74.7 % (MemFree would give 93).
+  [[ "$line" == *"MetricName=MemoryUtilization,Unit=Percent,Value=74,Dimensions=[{Name=AutoScalingGroupName,Value=runners-test-asg}]"* ]]
+}
+
+@test "unreadable meminfo: MemoryUtilization is left out with a warning, the slot metrics still go out" {
+  registered_instance
+  export RF_MEMINFO_FILE="$T/no-such-meminfo"
+  start_agent
+  wait_for_call 'JobSlotSaturation' 10
+  line=$(grep -m1 'put-metric-data' "$STUB_LOG")
+  echo "$line"
+  [[ "$line" == *"MetricName=BusyJobSlots,Unit=Count,Value=0,"* ]]
+  [[ "$line" != *"MemoryUtilization"* ]]
+  grep -q "WARN .*cannot read MemTotal and MemAvailable from $T/no-such-meminfo" "$RF_LOG_DIR/lifecycle-agent.log"
 }
 
 @test "metadata service down when the agent starts: identity is retried, the agent keeps running" {

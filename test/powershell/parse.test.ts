@@ -40,7 +40,8 @@ const STEP_MAP: Record<string, string> = {
   heartbeat_loop_start: 'Start-HeartbeatLoop',
   heartbeat_loop_stop: 'Stop-HeartbeatLoop',
   scale_in_protection_set: 'Set-ScaleInProtection',
-  metrics_publish: 'Publish-SlotMetrics',
+  metrics_publish: 'Publish-FleetMetrics',
+  memory_utilization: 'Get-MemoryUtilization',
   runner_system_id: 'Get-RunnerSystemId',
   runner_write_system_id: 'Write-RunnerSystemId',
   runner_installed_version: 'Get-RunnerInstalledVersion',
@@ -246,6 +247,23 @@ describe('Windows behaviour that parsing alone would not catch', () => {
     expect(boot).toMatch(/function Complete-Launch \{\s*Stop-HeartbeatLoop/);
     expect(main).toMatch(/catch \{\s*Stop-HeartbeatLoop/);
     expect(main).toMatch(/Test-RunnerRegistered[\s\S]*Unregister-RunnerManager[\s\S]*'ABANDON'/);
+  });
+
+  it('MemoryUtilization comes from Win32_OperatingSystem and goes out with the slot metrics', () => {
+    const lifecycle = read('lib/Lifecycle.ps1');
+    const memory = lifecycle.slice(
+      lifecycle.indexOf('function Get-MemoryUtilization'),
+      lifecycle.indexOf('function Publish-FleetMetrics'),
+    );
+    expect(memory).toMatch(/Get-CimInstance -ClassName Win32_OperatingSystem/);
+    expect(memory).toMatch(/\(\$total - \$free\) \* 100 \/ \$total/);
+    expect(memory).toMatch(/\$total = \[double\]\$os\.TotalVisibleMemorySize/);
+    expect(memory).toMatch(/\$free = \[double\]\$os\.FreePhysicalMemory/);
+    const publish = lifecycle.slice(lifecycle.indexOf('function Publish-FleetMetrics'));
+    expect(publish).toMatch(
+      /"MetricName=MemoryUtilization,Unit=Percent,Value=\$memory,Dimensions=\[\{\$dim\}\]"/,
+    );
+    expect(read('lifecycle-agent.ps1')).toMatch(/Publish-FleetMetrics \$busy \$concurrent/);
   });
 
   it('the CloudWatch agent is installed from the official MSI when missing', () => {

@@ -15,13 +15,14 @@ readonly RF_RUNNER_CONFIG_DIR="${RF_RUNNER_CONFIG_DIR:-/etc/gitlab-runner}"
 readonly RF_SYSTEMD_DIR="${RF_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly RF_CWAGENT_CONFIG_DIR="${RF_CWAGENT_CONFIG_DIR:-/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d}"
 readonly RF_RUNNER_METRICS_URL="${RF_RUNNER_METRICS_URL:-http://127.0.0.1:9252/metrics}"
+readonly RF_MEMINFO_FILE="${RF_MEMINFO_FILE:-/proc/meminfo}"
 readonly RF_RUNNER_DOWNLOAD_BASE="${RF_RUNNER_DOWNLOAD_BASE:-https://gitlab-runner-downloads.s3.amazonaws.com}"
 
 # ---- named timeouts -----------------------------------------------------------
 # The agent's main loop period. A spot notice gives 120 s; polling every 5 s
 # loses at most 5 s of it, and IMDS allows far more requests than this.
 readonly RF_POLL_INTERVAL_SECONDS="${RF_POLL_INTERVAL_SECONDS:-5}"
-# The contract publishes slot metrics every 60 s (CloudWatch standard resolution).
+# The contract publishes its metrics every 60 s (CloudWatch standard resolution).
 readonly RF_METRICS_INTERVAL_SECONDS="${RF_METRICS_INTERVAL_SECONDS:-60}"
 # Time kept back from the 2-minute spot notice to unregister and flush logs
 # (one API call each, plus a slow-network margin).

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Auto Scaling calls made by the instance itself: lifecycle heartbeats and
-# completion, scale-in protection, and the fleet's slot metrics.
+# completion, scale-in protection, and the fleet's metrics (slots, memory).
 # Requires lib/common.sh and lib/imds.sh; RF_INSTANCE_ID, RF_ASG_NAME and
 # RF_REGION must be set (fleet_identity does it).
 
@@ -99,13 +99,39 @@ scale_in_protection_set() {
     --auto-scaling-group-name "$RF_ASG_NAME" "$flag" >/dev/null
 }
 
-# metrics_publish BUSY CONCURRENT: the three slot metrics of the contract.
+# memory_utilization: used memory in percent (integer, floored) from
+# RF_MEMINFO_FILE: (MemTotal - MemAvailable) / MemTotal x 100. Returns 1 when
+# either field is missing or unusable.
+memory_utilization() {
+  local key value total="" available=""
+  while read -r key value _; do
+    case "$key" in
+      MemTotal:) total="$value" ;;
+      MemAvailable:) available="$value" ;;
+    esac
+  done <"$RF_MEMINFO_FILE" || return 1
+  [[ "$total" =~ ^[0-9]+$ && "$available" =~ ^[0-9]+$ ]] || return 1
+  ((total > 0 && available <= total)) || return 1
+  echo $(((total - available) * 100 / total))
+}
+
+# metrics_publish BUSY CONCURRENT: the contract's metrics in one call, the
+# three slot metrics and MemoryUtilization (left out, with a warning, when
+# meminfo cannot be read, so the slot metrics still go out).
 metrics_publish() {
-  local busy="$1" concurrent="$2" saturation=0
+  local busy="$1" concurrent="$2" saturation=0 memory
   ((concurrent > 0)) && saturation=$((busy * 100 / concurrent))
   local dim="Name=AutoScalingGroupName,Value=$RF_ASG_NAME"
+  local -a data=(
+    "MetricName=BusyJobSlots,Unit=Count,Value=$busy,Dimensions=[{$dim}]"
+    "MetricName=ConcurrentJobSlots,Unit=Count,Value=$concurrent,Dimensions=[{$dim}]"
+    "MetricName=JobSlotSaturation,Unit=Percent,Value=$saturation,Dimensions=[{$dim}]"
+  )
+  if memory="$(memory_utilization)"; then
+    data+=("MetricName=MemoryUtilization,Unit=Percent,Value=$memory,Dimensions=[{$dim}]")
+  else
+    log_warn "cannot read MemTotal and MemAvailable from $RF_MEMINFO_FILE; MemoryUtilization not published"
+  fi
   aws --region "$RF_REGION" cloudwatch put-metric-data --namespace "$RF_METRICS_NAMESPACE" --metric-data \
-    "MetricName=BusyJobSlots,Unit=Count,Value=$busy,Dimensions=[{$dim}]" \
-    "MetricName=ConcurrentJobSlots,Unit=Count,Value=$concurrent,Dimensions=[{$dim}]" \
-    "MetricName=JobSlotSaturation,Unit=Percent,Value=$saturation,Dimensions=[{$dim}]" >/dev/null
+    "${data[@]}" >/dev/null
 }

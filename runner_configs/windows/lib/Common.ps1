@@ -22,7 +22,7 @@ $script:RfRunnerDownloadBase = Get-Setting 'RF_RUNNER_DOWNLOAD_BASE' 'https://gi
 # ---- named timeouts: same names, values and reasons as lib/common.sh ----
 # Agent loop period: a spot notice gives 120 s; 5 s polling loses at most 5 s.
 $script:RfPollIntervalSeconds = [int](Get-Setting 'RF_POLL_INTERVAL_SECONDS' 5)
-# The contract publishes slot metrics every 60 s (CloudWatch standard resolution).
+# The contract publishes its metrics every 60 s (CloudWatch standard resolution).
 $script:RfMetricsIntervalSeconds = [int](Get-Setting 'RF_METRICS_INTERVAL_SECONDS' 60)
 # Kept back from the 2-minute spot notice to unregister and flush logs.
 $script:RfSpotUnregisterReserveSeconds = [int](Get-Setting 'RF_SPOT_UNREGISTER_RESERVE_SECONDS' 20)

@@ -71,12 +71,31 @@ function Set-ScaleInProtection([bool]$Protected) {
         '--auto-scaling-group-name', $script:AsgName, $flag) | Out-Null
 }
 
-function Publish-SlotMetrics([int]$Busy, [int]$Concurrent) {
+# Used memory in percent (integer, floored), as on Linux from meminfo:
+# (TotalVisibleMemorySize - FreePhysicalMemory) / TotalVisibleMemorySize x 100.
+function Get-MemoryUtilization {
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem
+    $total = [double]$os.TotalVisibleMemorySize
+    $free = [double]$os.FreePhysicalMemory
+    if ($total -le 0 -or $free -gt $total) { throw "Win32_OperatingSystem reports total $total KB, free $free KB" }
+    return [int][Math]::Floor(($total - $free) * 100 / $total)
+}
+
+# The contract's metrics in one call: the three slot metrics and
+# MemoryUtilization (left out, with a warning, when it cannot be read).
+function Publish-FleetMetrics([int]$Busy, [int]$Concurrent) {
     $saturation = 0
     if ($Concurrent -gt 0) { $saturation = [int][Math]::Floor($Busy * 100 / $Concurrent) }
     $dim = "Name=AutoScalingGroupName,Value=$($script:AsgName)"
-    Invoke-Aws @('cloudwatch', 'put-metric-data', '--namespace', $env:RF_METRICS_NAMESPACE, '--metric-data',
+    $data = @(
         "MetricName=BusyJobSlots,Unit=Count,Value=$Busy,Dimensions=[{$dim}]",
         "MetricName=ConcurrentJobSlots,Unit=Count,Value=$Concurrent,Dimensions=[{$dim}]",
-        "MetricName=JobSlotSaturation,Unit=Percent,Value=$saturation,Dimensions=[{$dim}]") | Out-Null
+        "MetricName=JobSlotSaturation,Unit=Percent,Value=$saturation,Dimensions=[{$dim}]")
+    try {
+        $memory = Get-MemoryUtilization
+        $data += "MetricName=MemoryUtilization,Unit=Percent,Value=$memory,Dimensions=[{$dim}]"
+    } catch {
+        Write-FleetLog 'WARN' "cannot read Win32_OperatingSystem memory; MemoryUtilization not published: $($_.Exception.Message)"
+    }
+    Invoke-Aws (@('cloudwatch', 'put-metric-data', '--namespace', $env:RF_METRICS_NAMESPACE, '--metric-data') + $data) | Out-Null
 }
