@@ -4,18 +4,15 @@
  * Every function takes its client, so tests hand in a mocked one; nothing
  * here prints.
  */
-import {
-  type AutoScalingClient,
-  type AutoScalingGroup,
-  type Instance,
-  paginateDescribeAutoScalingGroups,
-} from '@aws-sdk/client-auto-scaling';
+// SDK clients other than CloudFormation are imported when first used: each
+// costs start-up time that commands which do not need it should not pay.
+import type { AutoScalingClient, AutoScalingGroup, Instance } from '@aws-sdk/client-auto-scaling';
 import {
   type CloudFormationClient,
   DescribeStackResourcesCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { OperationError } from '../errors.ts';
 
 export const GROUP_OUTPUT_KEY = 'AutoScalingGroupName';
@@ -61,6 +58,7 @@ export async function describeGroup(
   client: AutoScalingClient,
   groupName: string,
 ): Promise<AutoScalingGroup | undefined> {
+  const { paginateDescribeAutoScalingGroups } = await import('@aws-sdk/client-auto-scaling');
   const pages = paginateDescribeAutoScalingGroups({ client }, { AutoScalingGroupNames: [groupName] });
   for await (const page of pages) {
     const group = page.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
@@ -106,6 +104,7 @@ export async function instanceDetails(
 ): Promise<Map<string, InstanceDetails>> {
   const details = new Map<string, InstanceDetails>();
   if (instanceIds.length === 0) return details;
+  const { paginateDescribeInstances } = await import('@aws-sdk/client-ec2');
   const pages = paginateDescribeInstances({ client }, { InstanceIds: [...instanceIds] });
   for await (const page of pages) {
     for (const reservation of page.Reservations ?? []) {

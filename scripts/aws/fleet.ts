@@ -4,7 +4,7 @@
  * stack's SSM parameter points at now. Functions take their clients.
  */
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { OperationError } from '../errors.ts';
 
 export interface LaunchTemplateRef {
@@ -36,6 +36,7 @@ export function instancesOnOtherVersions(group: AutoScalingGroup): { instanceId:
 
 /** The AMI id a public (or private) SSM parameter holds right now. */
 export async function currentParameterValue(client: SSMClient, name: string): Promise<string> {
+  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
   const response = await client.send(new GetParameterCommand({ Name: name }));
   const value = response.Parameter?.Value;
   if (!value) throw new OperationError(`SSM parameter ${name} has no value`);

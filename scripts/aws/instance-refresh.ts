@@ -4,13 +4,11 @@
  * against a fake with the real state machine (test/fakes/) and this module's
  * request shapes against a mocked client.
  */
-import {
-  type AutoScalingClient,
-  type DesiredConfiguration,
-  type InstanceRefresh,
-  paginateDescribeInstanceRefreshes,
-  type RefreshPreferences,
-  StartInstanceRefreshCommand,
+import type {
+  AutoScalingClient,
+  DesiredConfiguration,
+  InstanceRefresh,
+  RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
 
 /** Refresh states after which nothing more happens. */
@@ -37,6 +35,7 @@ export interface InstanceRefreshApi {
 export function instanceRefreshApi(client: AutoScalingClient): InstanceRefreshApi {
   async function list(groupName: string, ids?: string[]): Promise<InstanceRefresh[]> {
     const refreshes: InstanceRefresh[] = [];
+    const { paginateDescribeInstanceRefreshes } = await import('@aws-sdk/client-auto-scaling');
     const pages = paginateDescribeInstanceRefreshes(
       { client },
       { AutoScalingGroupName: groupName, ...(ids ? { InstanceRefreshIds: ids } : {}) },
@@ -47,6 +46,7 @@ export function instanceRefreshApi(client: AutoScalingClient): InstanceRefreshAp
   return {
     listRefreshes: (groupName) => list(groupName),
     async startRefresh(groupName, preferences, desiredConfiguration) {
+      const { StartInstanceRefreshCommand } = await import('@aws-sdk/client-auto-scaling');
       const response = await client.send(
         new StartInstanceRefreshCommand({
           AutoScalingGroupName: groupName,

@@ -1,5 +1,5 @@
 /** S3 calls: emptying the fleet's cache bucket so the stack can delete it. */
-import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { OperationError } from '../errors.ts';
 
 /** DeleteObjects takes at most this many keys per call. */
@@ -12,6 +12,7 @@ const DELETE_BATCH = 1000;
  * gone counts as empty.
  */
 export async function emptyBucket(client: S3Client, bucket: string): Promise<number> {
+  const { DeleteObjectsCommand, paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
   let deleted = 0;
   try {
     for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket })) {

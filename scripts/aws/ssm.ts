@@ -1,5 +1,5 @@
 /** SSM Parameter Store calls: the runner token as a SecureString. Nothing here prints values. */
-import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { isAwsError } from './errors.ts';
 
 export type PutOutcome = 'created' | 'updated' | 'unchanged';
@@ -15,6 +15,7 @@ export async function putSecureStringIfChanged(
   value: string,
   options: { kmsKeyId?: string; description?: string } = {},
 ): Promise<PutOutcome> {
+  const { GetParameterCommand, PutParameterCommand } = await import('@aws-sdk/client-ssm');
   let exists = false;
   try {
     const current = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
