@@ -4,7 +4,6 @@
  * is noticed within seconds, not after a fixed 30-second wait.
  */
 
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   type CloudFormationClient,
   DescribeStackEventsCommand,
@@ -14,22 +13,12 @@ import {
 import { describeStack, isInProgress, newStackEvents } from '../aws/cloudformation.ts';
 import type { Logger } from '../log.ts';
 import { formatStackEvent } from '../render/events.ts';
+import { type Clock, pollUntil } from './poll.ts';
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: async (ms, signal) => {
-    await delay(ms, undefined, signal ? { signal } : {});
-  },
-};
+export { type Clock, systemClock } from './poll.ts';
 
 export const POLL_FIRST_DELAY_MS = 1_000;
 export const POLL_MAX_DELAY_MS = 5_000;
-const POLL_GROWTH = 1.5;
 
 export interface FollowOptions {
   stackId: string;
@@ -57,28 +46,30 @@ export async function followStack(
   clock: Clock,
   options: FollowOptions,
 ): Promise<FollowResult> {
-  const deadline = clock.now() + options.timeoutMs;
   const events: StackEvent[] = [];
-  let wait = POLL_FIRST_DELAY_MS;
-  for (;;) {
-    options.signal?.throwIfAborted();
+  const observe = async () => {
     const fresh = await readEvents(client, options);
     for (const event of fresh) log.info(formatStackEvent(event));
     events.push(...fresh);
     const stack = await describeStack(client, options.stackId, options.signal);
-    const status = stack?.StackStatus ?? 'DELETE_COMPLETE';
-    const notStartedYet = options.executedChangeSetId !== undefined && status === 'REVIEW_IN_PROGRESS';
-    if (!isInProgress(status) && !notStartedYet) {
-      // Events written between the last read and the final status still belong in the log.
-      const last = await readEvents(client, options);
-      for (const event of last) log.info(formatStackEvent(event));
-      events.push(...last);
-      return { stack, status, events, timedOut: false };
-    }
-    if (clock.now() >= deadline) return { stack, status, events, timedOut: true };
-    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), options.signal);
-    wait = Math.min(wait * POLL_GROWTH, POLL_MAX_DELAY_MS);
+    return { stack, status: stack?.StackStatus ?? 'DELETE_COMPLETE' };
+  };
+  const finished = ({ status }: { status: string }) =>
+    !isInProgress(status) && !(options.executedChangeSetId !== undefined && status === 'REVIEW_IN_PROGRESS');
+  const { value, timedOut } = await pollUntil(observe, finished, {
+    clock,
+    deadline: clock.now() + options.timeoutMs,
+    firstDelayMs: POLL_FIRST_DELAY_MS,
+    maxDelayMs: POLL_MAX_DELAY_MS,
+    signal: options.signal,
+  });
+  if (!timedOut) {
+    // Events written between the last read and the final status still belong in the log.
+    const last = await readEvents(client, options);
+    for (const event of last) log.info(formatStackEvent(event));
+    events.push(...last);
   }
+  return { stack: value.stack, status: value.status, events, timedOut };
 }
 
 async function readEvents(client: CloudFormationClient, options: FollowOptions): Promise<StackEvent[]> {

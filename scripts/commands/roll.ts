@@ -23,7 +23,7 @@ import { parseTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { deploy } from './deploy.ts';
-import { type Clock, systemClock } from './follow-stack.ts';
+import { type Clock, pollUntil, systemClock } from './poll.ts';
 
 export interface RollOptions {
   stackName: string;
@@ -269,51 +269,49 @@ async function followRefresh(
   deps: RollDependencies,
   clock: Clock,
 ): Promise<void> {
-  const deadline = clock.now() + options.waitMinutes * 60_000;
-  let wait = REFRESH_POLL_FIRST_MS;
   let lastLine = '';
-  for (;;) {
+  const observe = async () => {
     const refresh = await deps.refresh.describeRefresh(groupName, refreshId);
     if (!refresh) throw new OperationError(`instance refresh ${refreshId} of ${groupName} is gone`);
     const line = progressLine(refresh);
-    if (line !== lastLine) {
-      deps.log.info(line);
-      lastLine = line;
-    }
-    const status = refresh.Status ?? 'Unknown';
-    if (REFRESH_END_STATES.has(status)) {
-      if (status === 'Successful') {
-        deps.log.info(
-          `Instance refresh ${refreshId} finished: every instance runs the current configuration`,
-        );
-        return;
-      }
-      throw new OperationError(`instance refresh ${refreshId} ended ${status}`, [
-        refresh.StatusReason ?? 'no reason given',
-        status.startsWith('Rollback')
-          ? 'the group is back on its previous launch template; fix the cause and roll again'
-          : 'look at the Auto Scaling group activity history for the instances that failed',
-      ]);
-    }
-    if (clock.now() >= deadline) {
-      throw new OperationError(
-        `instance refresh ${refreshId} is still ${status} after ${options.waitMinutes} minutes`,
-        ['it goes on in AWS; run roll again to follow it, or raise --wait-minutes'],
+    if (line !== lastLine) deps.log.info(line);
+    lastLine = line;
+    return refresh;
+  };
+  let outcome: { value: InstanceRefresh; timedOut: boolean };
+  try {
+    outcome = await pollUntil(observe, (refresh) => REFRESH_END_STATES.has(refresh.Status ?? ''), {
+      clock,
+      deadline: clock.now() + options.waitMinutes * 60_000,
+      firstDelayMs: REFRESH_POLL_FIRST_MS,
+      maxDelayMs: REFRESH_POLL_MAX_MS,
+      signal: deps.signal,
+    });
+  } catch (error) {
+    if (deps.signal?.aborted) {
+      deps.log.warn(
+        `interrupted: instance refresh ${refreshId} goes on in AWS (it drains every instance, so it is safe to leave); cancel it with aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${groupName}`,
       );
+      throw new InterruptedError(`roll of ${groupName} interrupted`);
     }
-    try {
-      await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
-    } catch (error) {
-      if (deps.signal?.aborted) {
-        deps.log.warn(
-          `interrupted: instance refresh ${refreshId} goes on in AWS (it drains every instance, so it is safe to leave); cancel it with aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${groupName}`,
-        );
-        throw new InterruptedError(`roll of ${groupName} interrupted`);
-      }
-      throw error;
-    }
-    wait = Math.min(wait * 1.5, REFRESH_POLL_MAX_MS);
+    throw error;
   }
+  const status = outcome.value.Status ?? 'Unknown';
+  if (outcome.timedOut) {
+    throw new OperationError(
+      `instance refresh ${refreshId} is still ${status} after ${options.waitMinutes} minutes`,
+      ['it goes on in AWS; run roll again to follow it, or raise --wait-minutes'],
+    );
+  }
+  if (status !== 'Successful') {
+    throw new OperationError(`instance refresh ${refreshId} ended ${status}`, [
+      outcome.value.StatusReason ?? 'no reason given',
+      status.startsWith('Rollback')
+        ? 'the group is back on its previous launch template; fix the cause and roll again'
+        : 'look at the Auto Scaling group activity history for the instances that failed',
+    ]);
+  }
+  deps.log.info(`Instance refresh ${refreshId} finished: every instance runs the current configuration`);
 }
 
 export function progressLine(refresh: InstanceRefresh): string {

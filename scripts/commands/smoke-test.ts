@@ -41,7 +41,7 @@ import {
 } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
-import { type Clock, systemClock } from './follow-stack.ts';
+import { type Clock, type PollOptions, pollUntil, systemClock } from './poll.ts';
 
 export interface CanaryOptions {
   /** Branch or tag the canary pipeline runs on. */
@@ -94,7 +94,6 @@ export const CANARY_VARIABLE = 'RUNNER_FLEET_CANARY';
  */
 export const SMOKE_POLL_FIRST_DELAY_MS = 2_000;
 export const SMOKE_POLL_MAX_DELAY_MS = 15_000;
-const POLL_GROWTH = 1.5;
 
 const SUITE_NAME = 'runner-fleet smoke-test';
 
@@ -235,20 +234,21 @@ async function waitForCapacity(
 ): Promise<GroupCapacity> {
   const { log } = deps;
   log.info(`Waiting for group ${groupName} to have its desired capacity in service`);
-  let wait = SMOKE_POLL_FIRST_DELAY_MS;
   let lastLine = '';
-  for (;;) {
-    deps.signal?.throwIfAborted();
-    const group = await describeGroup(deps.autoScaling, groupName);
-    if (!group) throw new OperationError(`Auto Scaling group ${groupName} does not exist`);
-    const capacity = groupCapacity(group);
-    const line = capacityLine(capacity);
-    if (line !== lastLine) log.info(`  ${line}`);
-    lastLine = line;
-    if (hasDesiredCapacity(capacity) || clock.now() >= deadline) return capacity;
-    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
-    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
-  }
+  const { value } = await pollUntil(
+    async () => {
+      const group = await describeGroup(deps.autoScaling, groupName);
+      if (!group) throw new OperationError(`Auto Scaling group ${groupName} does not exist`);
+      const capacity = groupCapacity(group);
+      const line = capacityLine(capacity);
+      if (line !== lastLine) log.info(`  ${line}`);
+      lastLine = line;
+      return capacity;
+    },
+    hasDesiredCapacity,
+    pollOptions(deadline, deps, clock),
+  );
+  return value;
 }
 
 function capacityLine(capacity: GroupCapacity): string {
@@ -295,31 +295,34 @@ async function checkManagers(
     ),
   );
   deps.log.info(`Checking the runner managers of ${instanceIds.length} instance(s) on runner #${runnerId}`);
-  let wait = SMOKE_POLL_FIRST_DELAY_MS;
   let lastWaiting = '';
-  for (;;) {
-    deps.signal?.throwIfAborted();
-    const managers = await listManagers(gitlab, runnerId);
-    const evaluations = instanceIds.map((id) =>
-      evaluateInstance(
-        id,
-        launchTimes.get(id),
-        findManagerForInstance(managers, id),
-        runnerId,
-        expectedVersion,
-      ),
-    );
-    const waiting = instanceIds.filter((_, index) => evaluations[index]?.pending);
-    const settled = evaluations.every((e) => !e.pending);
+  const { value } = await pollUntil(
+    async () => {
+      const managers = await listManagers(gitlab, runnerId);
+      const evaluations = instanceIds.map((id) =>
+        evaluateInstance(
+          id,
+          launchTimes.get(id),
+          findManagerForInstance(managers, id),
+          runnerId,
+          expectedVersion,
+        ),
+      );
+      const waiting = instanceIds.filter((_, index) => evaluations[index]?.pending);
+      if (waiting.length > 0) {
+        const line = `waiting for the runner managers of ${waiting.join(', ')}`;
+        if (line !== lastWaiting) deps.log.info(`  ${line}`);
+        lastWaiting = line;
+      }
+      return evaluations;
+    },
     // A definite failure (offline, stale, wrong version) decides the run; no point waiting for the rest.
-    const decided = evaluations.some((e) => !e.pending && e.checks.some((c) => c.status === 'failed'));
-    if (settled || decided || clock.now() >= deadline) return evaluations.flatMap((e) => e.checks);
-    const line = `waiting for the runner managers of ${waiting.join(', ')}`;
-    if (line !== lastWaiting) deps.log.info(`  ${line}`);
-    lastWaiting = line;
-    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
-    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
-  }
+    (evaluations) =>
+      evaluations.every((e) => !e.pending) ||
+      evaluations.some((e) => !e.pending && e.checks.some((c) => c.status === 'failed')),
+    pollOptions(deadline, deps, clock),
+  );
+  return value.flatMap((e) => e.checks);
 }
 
 /** The four checks of one instance's runner manager. Pure. */
@@ -436,16 +439,21 @@ async function runCanary(
   log.info(
     `Canary pipeline #${pipeline.id} on ${canary.ref} in ${canary.project}${pipeline.web_url ? `: ${pipeline.web_url}` : ''}`,
   );
-  let wait = SMOKE_POLL_FIRST_DELAY_MS;
   let lastStatus = '';
-  for (;;) {
-    if (pipeline.status !== lastStatus) log.info(`  canary pipeline #${pipeline.id} ${pipeline.status}`);
-    lastStatus = pipeline.status;
-    if (isPipelineFinished(pipeline.status) || clock.now() >= deadline) break;
-    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())), deps.signal);
-    wait = Math.min(wait * POLL_GROWTH, SMOKE_POLL_MAX_DELAY_MS);
-    pipeline = await getPipeline(gitlab, canary.project, pipeline.id);
-  }
+  let first = true;
+  const polled = await pollUntil(
+    async () => {
+      // The first look is the pipeline as created; later looks ask GitLab again.
+      const current = first ? pipeline : await getPipeline(gitlab, canary.project, pipeline.id);
+      first = false;
+      if (current.status !== lastStatus) log.info(`  canary pipeline #${current.id} ${current.status}`);
+      lastStatus = current.status;
+      return current;
+    },
+    (current) => isPipelineFinished(current.status),
+    pollOptions(deadline, deps, clock),
+  );
+  pipeline = polled.value;
   const seconds = (clock.now() - started) / 1000;
   const jobs = await listPipelineJobs(gitlab, canary.project, pipeline.id);
   const finished = isPipelineFinished(pipeline.status);
@@ -533,4 +541,14 @@ async function writeReport(
     renderJUnit({ name: SUITE_NAME, timestamp: new Date(started).toISOString(), cases: checks }),
   );
   log.info(`Wrote the JUnit report (${checks.length} test cases) to ${file}`);
+}
+
+function pollOptions(deadline: number, deps: SmokeTestDependencies, clock: Clock): PollOptions {
+  return {
+    clock,
+    deadline,
+    firstDelayMs: SMOKE_POLL_FIRST_DELAY_MS,
+    maxDelayMs: SMOKE_POLL_MAX_DELAY_MS,
+    signal: deps.signal,
+  };
 }
