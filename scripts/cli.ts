@@ -8,7 +8,7 @@ import { COMMANDS, type CommandSpec } from './commands/registry.ts';
 import { ExitCode, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
-const EXIT_CODES_HELP = `Exit codes:
+export const EXIT_CODES_HELP = `Exit codes:
   0    success (also: no changes to deploy)
   1    AWS or GitLab failure: the stack operation failed, rolled back or timed out
   2    bad input: unknown flag, unreadable or malformed file, unknown parameter,
