@@ -17,6 +17,17 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default', 'junit'],
     outputFile: { junit: 'reports/junit-vitest.xml' },
-    coverage: { provider: 'v8', include: ['scripts/**/*.ts'], reportsDirectory: 'coverage' },
+    coverage: {
+      provider: 'v8',
+      include: ['scripts/**/*.ts'],
+      reportsDirectory: 'coverage',
+      // The modules that change a fleet must stay well tested; checked whenever coverage runs (CI).
+      thresholds: {
+        'scripts/commands/deploy.ts': { lines: 85, branches: 75 },
+        'scripts/commands/roll.ts': { lines: 85, branches: 75 },
+        'scripts/commands/change-set.ts': { lines: 85, branches: 70 },
+        'scripts/commands/smoke-test.ts': { lines: 85, branches: 75 },
+      },
+    },
   },
 });

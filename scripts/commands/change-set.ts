@@ -112,6 +112,7 @@ export async function discardChangeSet(
   log: Logger,
   stackName: string,
   pending: PendingChangeSet,
+  timing: { settleMs: number; retryMs: number } = { settleMs: SETTLE_BEFORE_DELETE_MS, retryMs: 2_000 },
 ): Promise<void> {
   if (pending.stackCreatedForIt) {
     // Deleting the stack removes its change sets on AWS; some emulators keep them, so
@@ -125,7 +126,7 @@ export async function discardChangeSet(
       log.warn(`could not delete the empty stack ${stackName}: ${firstLine(error)}`);
     }
   }
-  const deadline = Date.now() + SETTLE_BEFORE_DELETE_MS;
+  const deadline = Date.now() + timing.settleMs;
   for (;;) {
     try {
       await deleteChangeSet(cfn, stackName, pending.id);
@@ -139,7 +140,7 @@ export async function discardChangeSet(
         );
         return;
       }
-      await delay(2_000);
+      await delay(timing.retryMs);
     }
   }
 }

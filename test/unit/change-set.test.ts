@@ -1,0 +1,134 @@
+/** Creating and discarding change sets, shared by deploy and preview. */
+import {
+  CloudFormationClient,
+  CreateChangeSetCommand,
+  DeleteChangeSetCommand,
+  DeleteStackCommand,
+  DescribeChangeSetCommand,
+} from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { changeSetName, createChangeSetFor, discardChangeSet } from '../../scripts/commands/change-set.ts';
+import { parseTemplate } from '../../scripts/config/template.ts';
+import { InputError } from '../../scripts/errors.ts';
+import { createLogger } from '../../scripts/log.ts';
+
+const cfnMock = mockClient(CloudFormationClient);
+let client: CloudFormationClient;
+let out: string[];
+const log = () =>
+  createLogger({ write: (t) => out.push(t), writeError: (t) => out.push(t), gitlabSections: false });
+const fast = { settleMs: 50, retryMs: 1 };
+const pending = (stackCreatedForIt: boolean) => ({
+  id: 'cs-1',
+  stackId: 'arn:stack/fleet',
+  stackCreatedForIt,
+});
+
+beforeEach(() => {
+  cfnMock.reset();
+  client = new CloudFormationClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  out = [];
+});
+afterEach(() => client.destroy());
+
+describe('discardChangeSet', () => {
+  it('for a new stack deletes the change set and the empty stack that holds it', async () => {
+    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    cfnMock.on(DeleteStackCommand).resolves({});
+    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
+      StackName: 'arn:stack/fleet',
+    });
+    expect(out.join('')).toContain('Deleted the pending change set and the empty stack fleet that held it');
+  });
+
+  it('for a new stack still deletes the stack when the change set cannot be deleted yet', async () => {
+    cfnMock
+      .on(DeleteChangeSetCommand)
+      .rejects(Object.assign(new Error('still computing'), { name: 'InvalidChangeSetStatus' }));
+    cfnMock.on(DeleteStackCommand).resolves({});
+    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
+  });
+
+  it('waits for a change set that is still being computed, then deletes it', async () => {
+    cfnMock
+      .on(DeleteChangeSetCommand)
+      .rejectsOnce(Object.assign(new Error('in progress'), { name: 'InvalidChangeSetStatus' }))
+      .resolves({});
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
+    await discardChangeSet(client, log(), 'fleet', pending(false), fast);
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(2);
+    expect(out.join('')).toContain('Deleted the pending change set of fleet; the stack was not changed');
+  });
+
+  it('gives up with a warning naming the command to run, and never throws', async () => {
+    cfnMock.on(DeleteChangeSetCommand).rejects(new Error('AccessDenied'));
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE' });
+    await expect(discardChangeSet(client, log(), 'fleet', pending(false), fast)).resolves.toBeUndefined();
+    expect(out.join('')).toContain(
+      'warning: could not delete change set cs-1 of fleet: AccessDenied; delete it with aws cloudformation delete-change-set --stack-name fleet --change-set-name cs-1',
+    );
+  });
+});
+
+describe('createChangeSetFor', () => {
+  const template = parseTemplate('t.yaml', 'Resources:\n  Q: {Type: AWS::SQS::Queue}\n');
+  const request = {
+    stackName: 'fleet',
+    name: 'cs',
+    type: 'UPDATE' as const,
+    template,
+    resolution: { parameters: [], problems: [] },
+    tags: new Map<string, string>(),
+    description: 'd',
+  };
+
+  it('reports an unchanged update refused at once as no changes', async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(Object.assign(new Error('No updates are to be performed.'), { name: 'ValidationError' }));
+    await expect(createChangeSetFor(client, request)).resolves.toBe('no-changes');
+  });
+
+  it('turns any other ValidationError into an input error (exit 2)', async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(Object.assign(new Error('Template format error: bad'), { name: 'ValidationError' }));
+    const error = await createChangeSetFor(client, request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).problems).toEqual([
+      'CloudFormation rejected the request: Template format error: bad',
+    ]);
+  });
+
+  it('passes other AWS errors through', async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    await expect(createChangeSetFor(client, request)).rejects.toThrow('Rate exceeded');
+  });
+
+  it('sends tags only when some are given, so a deploy without --tag keeps the stack tags', async () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'cs', StackId: 's' });
+    await createChangeSetFor(client, request);
+    await createChangeSetFor(client, { ...request, tags: new Map([['team', 'platform']]) });
+    const inputs = cfnMock.commandCalls(CreateChangeSetCommand).map((call) => call.args[0].input);
+    expect(inputs[0]).not.toHaveProperty('Tags');
+    expect(inputs[1]?.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
+  });
+});
+
+describe('changeSetName', () => {
+  it('is unique per run and says what it is for', () => {
+    const now = new Date('2026-11-28T10:00:00Z');
+    const a = changeSetName('deploy', now);
+    expect(a).toMatch(/^runner-fleet-20261128100000-[0-9a-f]{6}$/);
+    expect(changeSetName('preview', now)).toMatch(/^runner-fleet-preview-20261128100000-[0-9a-f]{6}$/);
+    expect(changeSetName('deploy', now)).not.toBe(a);
+  });
+});
