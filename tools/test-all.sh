@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$root/.tools/bin:$root/node_modules/.bin:$PATH"
 export RF_REPORTS_DIR="$root/reports"
 mkdir -p "$RF_REPORTS_DIR"
-cd "$root"
+cd "$root" || exit 2
 
 only="${1:-}"
 total_passed=0

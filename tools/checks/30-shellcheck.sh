@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs ShellCheck (style level and up, sourced libraries followed) on every
-# bash file of the instance scripts, their tests, doubles and tools, bats
-# files included. Counts one check per file.
+# bash file of the instance scripts, their tests, doubles, the tools and
+# .ci/run, bats files included. Counts one check per file.
 set -Euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root" || exit 2
 mapfile -t files < <(
   {
-    find runner_configs test/bats test/doubles -type f \( -name '*.sh' -o -name '*.bash' -o -name '*.bats' \)
-    printf '%s\n' tools/bundle-runner-configs.sh tools/checks/30-shellcheck.sh tools/checks/40-bats.sh tools/setup.d/aemm.sh
+    find runner_configs test/bats test/doubles tools -type f \( -name '*.sh' -o -name '*.bash' -o -name '*.bats' \)
+    printf '%s\n' .ci/run
   } | sort -u
 )
 passed=0 failed=0
