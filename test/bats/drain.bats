@@ -151,3 +151,36 @@ spot_time() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
   wait_for_agent 15
   [ "$(line_of 'complete-lifecycle-action .*runner-fleet-terminate.*CONTINUE')" -gt "$(line_of '^gitlab-runner unregister')" ]
 }
+
+# fleet_settings in a fresh bash, with fleet.env's required keys: prints the
+# effective RF_MAX_DRAIN_SECONDS on stdout; warnings go to stderr.
+# shellcheck disable=SC2016 # the inner bash expands $0, $lib and the result
+drain_settings() {
+  env RF_REGION=eu-west-1 RF_GITLAB_URL=https://gitlab.example.com RF_EXECUTOR=shell RF_CONCURRENT=4 \
+    RF_TOKEN_SOURCE=ssm:/runner-fleet/test/token RF_METRICS_NAMESPACE=RunnerFleet \
+    RF_HEARTBEAT_TIMEOUT="$1" RF_MAX_DRAIN_SECONDS="$2" \
+    bash -c 'for lib in common imds lifecycle runner bootstrap; do . "$0/lib/$lib.sh"; done; fleet_settings; echo "$RF_MAX_DRAIN_SECONDS"' "$LINUX_DIR"
+}
+
+@test "a maximum drain beyond 100 x the heartbeat timeout is capped below it, with a warning" {
+  run --separate-stderr drain_settings 30 10800
+  [ "$status" -eq 0 ]
+  [ "$output" = 2700 ]
+  [[ "$stderr" == *"WARN"* ]]
+  [[ "$stderr" == *"RF_MAX_DRAIN_SECONDS=10800 exceeds"* ]]
+  [[ "$stderr" == *"draining at most 2700s"* ]]
+}
+
+@test "a maximum drain beyond 48 h is capped below 48 h even with a long heartbeat timeout" {
+  run --separate-stderr drain_settings 7200 200000
+  [ "$status" -eq 0 ]
+  [ "$output" = 172500 ]
+  [[ "$stderr" == *"draining at most 172500s"* ]]
+}
+
+@test "a maximum drain within the global timeout is kept, without a warning" {
+  run --separate-stderr drain_settings 600 10800
+  [ "$status" -eq 0 ]
+  [ "$output" = 10800 ]
+  [ -z "$stderr" ]
+}

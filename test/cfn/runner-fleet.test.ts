@@ -199,12 +199,54 @@ describe('runner-fleet.yaml instance policy', () => {
     return s;
   };
 
-  it('uses Resource "*" only for PutMetricData, and then with the namespace condition', () => {
+  it('uses Resource "*" only for Session Manager and for PutMetricData with the namespace condition', () => {
     const wildcard = statements.filter((s) => s.Resource === '*');
-    expect(wildcard.map((s) => s.Action)).toEqual(['cloudwatch:PutMetricData']);
-    expect(wildcard[0]!.Condition).toEqual({
+    expect(wildcard.map((s) => s.Sid)).toEqual(['SessionManagerOnly', 'MetricsInFleetNamespaceOnly']);
+    expect(bySid('MetricsInFleetNamespaceOnly').Condition).toEqual({
       StringEquals: { 'cloudwatch:namespace': { Ref: 'MetricsNamespace' } },
     });
+    expect(bySid('SessionManagerOnly').Action).toEqual([
+      'ssm:UpdateInstanceInformation',
+      'ssmmessages:CreateControlChannel',
+      'ssmmessages:CreateDataChannel',
+      'ssmmessages:OpenControlChannel',
+      'ssmmessages:OpenDataChannel',
+    ]);
+  });
+
+  it('attaches no managed policy, so no role gets ssm:GetParameter(s) on every parameter', () => {
+    for (const [name, r] of Object.entries(t.Resources)) {
+      expect((r.Properties as any)?.ManagedPolicyArns, name).toBeUndefined();
+      expect(r.Type, name).not.toBe('AWS::IAM::ManagedPolicy');
+    }
+    expect(JSON.stringify(t)).not.toContain('AmazonSSMManagedInstanceCore');
+    const ssmReads = statements.filter((s) =>
+      [s.Action].flat().some((a: string) => /^ssm:GetParameters?$/.test(a)),
+    );
+    expect(ssmReads.map((s) => s.Sid)).toEqual(['ReadRunnerTokenParameterOnly']);
+  });
+
+  it('applies the permissions boundary to the created role when one is given', () => {
+    expect(props('InstanceRole').PermissionsBoundary).toEqual({
+      'Fn::If': [
+        'HasInstanceRoleBoundary',
+        { Ref: 'InstanceRolePermissionsBoundaryArn' },
+        { Ref: 'AWS::NoValue' },
+      ],
+    });
+    expect(t.Conditions?.HasInstanceRoleBoundary).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'InstanceRolePermissionsBoundaryArn' }, ''] }],
+    });
+    const parameter = t.Parameters.InstanceRolePermissionsBoundaryArn!;
+    expect(parameter.Default).toBe('');
+    const pattern = new RegExp(String(parameter.AllowedPattern));
+    expect('arn:aws:iam::123456789012:policy/runner-fleet-boundary').toMatch(pattern);
+    expect('').toMatch(pattern);
+    expect('arn:aws:iam::aws:policy/AdministratorAccess').not.toMatch(pattern);
+  });
+
+  it('names its policy per stack, so two stacks can share an existing role', () => {
+    expect(props('InstancePolicy').PolicyName).toEqual({ 'Fn::Sub': 'runner-fleet-${AWS::StackName}' });
   });
 
   it('scopes lifecycle calls to this stack group by name', () => {
@@ -231,8 +273,8 @@ describe('runner-fleet.yaml instance policy', () => {
   });
 
   it('writes logs only to its log group and the cache only in its bucket', () => {
-    const logs = bySid('WriteFleetLogGroupOnly').Resource.map((r: any) => r['Fn::Sub']);
-    expect(logs.every((r: string) => r.includes(':log-group:${LogGroup}'))).toBe(true);
+    // The group's Arn attribute ends with :*, so it covers its streams.
+    expect(bySid('WriteFleetLogGroupOnly').Resource).toEqual({ 'Fn::GetAtt': ['LogGroup', 'Arn'] });
     const objects = bySid('CacheBucketObjectsOnly');
     expect(objects.Resource['Fn::Sub'][0]).toBe('arn:${AWS::Partition}:s3:::${Bucket}/*');
     expect(objects.Resource['Fn::Sub'][1].Bucket).toEqual({
@@ -256,5 +298,27 @@ describe('runner-fleet.yaml cache bucket', () => {
     expect(bucket.LifecycleConfiguration.Rules[0].ExpirationInDays).toEqual({ Ref: 'CacheExpirationDays' });
     const [deny] = props('CacheBucketPolicy').PolicyDocument.Statement;
     expect(deny).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+  });
+});
+
+describe('runner-fleet.yaml rules and limits', () => {
+  it('refuses a DesiredCapacity in autoscaling mode', () => {
+    expect((t.Rules as any).AutoscalingLeavesDesiredCapacityEmpty).toMatchObject({
+      RuleCondition: { 'Fn::Equals': [{ Ref: 'FleetMode' }, 'autoscaling'] },
+      Assertions: [{ Assert: { 'Fn::Equals': [{ Ref: 'DesiredCapacity' }, ''] } }],
+    });
+  });
+
+  it('keeps MaxDrainSeconds below the 48 h limit of a lifecycle action', () => {
+    expect(Number(t.Parameters.MaxDrainSeconds?.MaxValue)).toBeLessThan(172_800);
+  });
+
+  it('maps every operating system family to a root device', () => {
+    const devices = (t.Mappings as any).OperatingSystems;
+    expect(Object.keys(devices).sort()).toEqual(
+      [...(t.Parameters.OperatingSystemFamily!.AllowedValues as string[])].sort(),
+    );
+    expect(devices.linux.RootDevice).toBe('/dev/xvda');
+    expect(devices.ubuntu.RootDevice).toBe('/dev/sda1');
   });
 });

@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { branches, loadTemplate } from './cfn-yaml.ts';
 
 const TEMPLATES = ['cfn/runner-fleet.yaml', 'cfn/deployer-role.yaml'];
+// Outputs that change on most deploys: an export of them would block the
+// update of any stack that imports them.
+const NOT_EXPORTED = new Set(['LaunchTemplateVersion', 'ImageId']);
 
 describe.each(TEMPLATES)('%s', (path) => {
   const t = loadTemplate(path);
@@ -28,9 +31,10 @@ describe.each(TEMPLATES)('%s', (path) => {
     }
   });
 
-  it('exports every output as ${AWS::StackName}-<OutputName>', () => {
+  it('exports every stable output as ${AWS::StackName}-<OutputName>, and no changing one', () => {
     for (const [name, output] of Object.entries(t.Outputs ?? {})) {
-      expect(output.Export?.Name, name).toEqual({ 'Fn::Sub': `\${AWS::StackName}-${name}` });
+      if (NOT_EXPORTED.has(name)) expect(output.Export, name).toBeUndefined();
+      else expect(output.Export?.Name, name).toEqual({ 'Fn::Sub': `\${AWS::StackName}-${name}` });
     }
   });
 
@@ -44,9 +48,17 @@ describe('deployer-role.yaml', () => {
   const role = t.Resources.DeployerRole!.Properties as Record<string, any>;
   const statements = role.Policies[0].PolicyDocument.Statement.flatMap(branches) as Record<string, any>[];
   const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get|ValidateTemplate)/;
+  const allows = statements.filter((s) => s.Effect === 'Allow');
+  const actionsOf = (s: Record<string, any>) => [s.Action].flat() as string[];
+  const bySid = (sid: string) => {
+    const s = statements.find((x) => x.Sid === sid);
+    if (!s) throw new Error(`no statement ${sid}`);
+    return s;
+  };
+  const boundaryRef = { Ref: 'InstanceRoleBoundary' };
 
   it('allows write actions on "*" only with a condition', () => {
-    for (const s of statements.filter((x) => x.Resource === '*')) {
+    for (const s of allows.filter((x) => x.Resource === '*')) {
       const actions = [s.Action].flat() as string[];
       if (actions.every((a) => READ_ONLY.test(a))) continue;
       expect(s.Condition, s.Sid).toBeDefined();
@@ -66,15 +78,114 @@ describe('deployer-role.yaml', () => {
     expect(resources('PublicAmiParameters')[0]).toMatch(/::parameter\/aws\/service\/\*$/);
   });
 
-  it('passes fleet roles to EC2 only and attaches no policy but Session Manager core', () => {
+  it('passes fleet roles to EC2 only, attaches no managed policy and detaches only Session Manager core', () => {
     const pass = statements.find((s) => s.Sid === 'PassFleetRolesToEc2Only')!;
     expect(pass.Condition.StringEquals['iam:PassedToService']).toEqual({
       'Fn::Sub': 'ec2.${AWS::URLSuffix}',
     });
-    const attach = statements.find((s) => s.Sid === 'AttachOnlySessionManagerPolicy')!;
-    expect(attach.Condition.ArnEquals['iam:PolicyARN']['Fn::Sub']).toMatch(
+    expect(allows.flatMap(actionsOf)).not.toContain('iam:AttachRolePolicy');
+    const detach = allows.filter((s) => actionsOf(s).includes('iam:DetachRolePolicy'));
+    expect(detach.map((s) => s.Sid)).toEqual(['DetachOnlySessionManagerPolicy']);
+    expect(detach[0]!.Condition.ArnEquals['iam:PolicyARN']['Fn::Sub']).toMatch(
       /policy\/AmazonSSMManagedInstanceCore$/,
     );
+  });
+
+  it('creates fleet roles and puts policies on them only with the instance role boundary', () => {
+    const granting = ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:PutRolePermissionsBoundary'];
+    for (const action of granting) {
+      const grants = allows.filter((s) => actionsOf(s).includes(action));
+      expect(
+        grants.map((s) => s.Sid),
+        action,
+      ).toEqual(['BoundedFleetInstanceRoles']);
+    }
+    expect(bySid('BoundedFleetInstanceRoles').Condition).toEqual({
+      ArnEquals: { 'iam:PermissionsBoundary': boundaryRef },
+    });
+    expect(bySid('KeepInstanceRoleBoundaries')).toMatchObject({
+      Effect: 'Deny',
+      Action: 'iam:DeleteRolePermissionsBoundary',
+      Resource: '*',
+    });
+    expect(bySid('NoOtherInstanceRoleBoundaries')).toEqual({
+      Sid: 'NoOtherInstanceRoleBoundaries',
+      Effect: 'Deny',
+      Action: 'iam:PutRolePermissionsBoundary',
+      Resource: '*',
+      Condition: { ArnNotEquals: { 'iam:PermissionsBoundary': boundaryRef } },
+    });
+    expect(t.Outputs?.InstanceRoleBoundaryArn?.Value).toEqual(boundaryRef);
+  });
+
+  it('bounds fleet roles by the instance contract and Session Manager, without SSM parameter reads on "*"', () => {
+    const boundary = t.Resources.InstanceRoleBoundary!;
+    expect(boundary.Type).toBe('AWS::IAM::ManagedPolicy');
+    const doc = (boundary.Properties as any).PolicyDocument.Statement as Record<string, any>[];
+    expect(doc.every((s) => s.Effect === 'Allow')).toBe(true);
+    const onStar = doc
+      .filter((s) => s.Resource === '*')
+      .flatMap(actionsOf)
+      .sort();
+    expect(onStar).toEqual([
+      'cloudwatch:PutMetricData',
+      'ssm:UpdateInstanceInformation',
+      'ssmmessages:CreateControlChannel',
+      'ssmmessages:CreateDataChannel',
+      'ssmmessages:OpenControlChannel',
+      'ssmmessages:OpenDataChannel',
+    ]);
+    const all = doc.flatMap(actionsOf);
+    expect(all).not.toContain('ssm:GetParameters');
+    expect(all.some((a) => a.startsWith('iam:') || a.endsWith(':*'))).toBe(false);
+    const tokens = doc.find((s) => s.Sid === 'ReadRunnerTokens')!;
+    expect(tokens.Resource.map((r: any) => r['Fn::Sub'])).toEqual([
+      'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${TokenParameterPrefix}*',
+      'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${TokenParameterPrefix}*',
+    ]);
+  });
+
+  it('reads the token parameters it writes, and uses a customer key only through SSM when one is given', () => {
+    const tokens = bySid('ReadWriteRunnerTokenParameters');
+    expect(tokens.Action).toContain('ssm:GetParameter');
+    expect(tokens.Resource['Fn::Sub']).toMatch(/:parameter\$\{TokenParameterPrefix\}\*$/);
+    const kms = role.Policies[0].PolicyDocument.Statement.find(
+      (s: any) => s['Fn::If']?.[1]?.Sid === 'RunnerTokenKmsKeyThroughSsmOnly',
+    );
+    expect(kms['Fn::If'][0]).toBe('HasTokenKmsKey');
+    expect(kms['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
+    expect(kms['Fn::If'][1].Resource).toEqual({ Ref: 'TokenKmsKeyArn' });
+    expect(kms['Fn::If'][1].Condition.StringEquals['kms:ViaService']).toEqual({
+      'Fn::Sub': 'ssm.${AWS::Region}.${AWS::URLSuffix}',
+    });
+  });
+
+  it('runs instances only from tagged fleet templates and tags what RunInstances creates', () => {
+    const run = allows.filter((s) => actionsOf(s).includes('ec2:RunInstances'));
+    for (const s of run) expect(s.Resource, s.Sid).not.toBe('*');
+    const viaTemplate = bySid('RunInstancesResourcesViaTemplate');
+    const types = viaTemplate.Resource.map((r: any) => r['Fn::Sub'].split(':').pop().split('/')[0]);
+    expect(types).not.toContain('launch-template');
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'instance',
+        'volume',
+        'network-interface',
+        'subnet',
+        'security-group',
+        'image',
+      ]),
+    );
+    expect(bySid('RunInstancesFromFleetTemplates').Condition.StringLike).toHaveProperty(
+      'aws:ResourceTag/runner-fleet:stack',
+    );
+    expect(bySid('TagOnCreate').Condition.StringEquals['ec2:CreateAction']).toContain('RunInstances');
+  });
+
+  it('reads inline role policies of fleet roles only', () => {
+    const getRolePolicy = allows.filter((s) => actionsOf(s).includes('iam:GetRolePolicy'));
+    expect(getRolePolicy.map((s) => s.Sid)).toEqual(['FleetInstanceRoles']);
+    expect(bySid('Describe').Action).not.toContain('iam:GetRolePolicy');
   });
 
   it('trusts only the project and ref pattern, for the configured audience', () => {

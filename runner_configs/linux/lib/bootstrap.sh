@@ -12,6 +12,11 @@ readonly RF_MARKER_REBOOTED=rebooted-after-patch
 readonly RF_MARKER_LAUNCH_DONE=launch-completed
 readonly RF_RESUME_UNIT=runner-fleet-bootstrap-resume.service
 readonly RF_AGENT_UNIT=runner-fleet-lifecycle.service
+# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
+# whichever is smaller (heartbeats do not extend that); a drain must end early
+# enough to unregister and complete the action itself.
+readonly RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS=172800
+readonly RF_DRAIN_COMPLETION_MARGIN_SECONDS=300
 
 # ERR records where a command failed; EXIT (also reached through die, which
 # ERR does not see) stops the launch heartbeats, and after a failure reports
@@ -45,8 +50,17 @@ fleet_settings() {
   # Heartbeat at a third of the hook's timeout so two lost heartbeats in a
   # row still do not let the hook expire.
   readonly RF_HEARTBEAT_INTERVAL_SECONDS="${RF_HEARTBEAT_INTERVAL_SECONDS:-$((${RF_HEARTBEAT_TIMEOUT:-600} / 3))}"
-  # 3 h: long CI jobs finish; well under the hook's global limit (100 x heartbeat timeout, 48 h max).
+  # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
+  # timeout, 48 h) - margin, so the drain still completes the action itself
+  # (CloudFormation Rules cannot do this arithmetic).
   RF_MAX_DRAIN_SECONDS="${RF_MAX_DRAIN_SECONDS:-10800}"
+  local drain_limit=$((100 * ${RF_HEARTBEAT_TIMEOUT:-600}))
+  if ((drain_limit > RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS)); then drain_limit=$RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS; fi
+  drain_limit=$((drain_limit - RF_DRAIN_COMPLETION_MARGIN_SECONDS))
+  if ((RF_MAX_DRAIN_SECONDS > drain_limit)); then
+    log_warn "RF_MAX_DRAIN_SECONDS=$RF_MAX_DRAIN_SECONDS exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=${RF_HEARTBEAT_TIMEOUT:-600}, at most 48 h) minus ${RF_DRAIN_COMPLETION_MARGIN_SECONDS}s; draining at most ${drain_limit}s"
+    RF_MAX_DRAIN_SECONDS=$drain_limit
+  fi
   export RF_MAX_DRAIN_SECONDS
 }
 

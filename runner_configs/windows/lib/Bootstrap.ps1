@@ -9,13 +9,25 @@ $script:MarkerRebooted = 'rebooted-after-patch'
 $script:MarkerLaunchDone = 'launch-completed'
 $script:ResumeTaskName = 'runner-fleet-bootstrap-resume'
 $script:AgentTaskName = 'runner-fleet-lifecycle'
+# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
+# whichever is smaller; a drain must end early enough to unregister and
+# complete the action itself (as RF_DRAIN_COMPLETION_MARGIN_SECONDS in bash).
+$script:LifecycleGlobalTimeoutMaxSeconds = 172800
+$script:DrainCompletionMarginSeconds = 300
 
 function Initialize-FleetSettings {
     Assert-FleetSettings @('RF_REGION', 'RF_GITLAB_URL', 'RF_EXECUTOR', 'RF_CONCURRENT', 'RF_TOKEN_SOURCE', 'RF_METRICS_NAMESPACE')
     # A third of the hook's timeout: two lost heartbeats still leave it alive.
     $script:RfHeartbeatIntervalSeconds = [int](Get-Setting 'RF_HEARTBEAT_INTERVAL_SECONDS' ([int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600) / 3))
-    # 3 h: long CI jobs finish; well under the hook's global limit.
+    # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
+    # timeout, 48 h) - margin, so the drain still completes the action itself.
     $script:RfMaxDrainSeconds = [int](Get-Setting 'RF_MAX_DRAIN_SECONDS' 10800)
+    $heartbeatTimeout = [int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600)
+    $drainLimit = [Math]::Min(100 * $heartbeatTimeout, $script:LifecycleGlobalTimeoutMaxSeconds) - $script:DrainCompletionMarginSeconds
+    if ($script:RfMaxDrainSeconds -gt $drainLimit) {
+        Write-FleetLog 'WARN' "RF_MAX_DRAIN_SECONDS=$($script:RfMaxDrainSeconds) exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=$heartbeatTimeout, at most 48 h) minus $($script:DrainCompletionMarginSeconds)s; draining at most $($drainLimit)s"
+        $script:RfMaxDrainSeconds = $drainLimit
+    }
 }
 
 # Install-OsPatches: Windows Update through its COM API (no PSWindowsUpdate
