@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CloudFormationClient, Tag } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
 import {
   createChangeSet,
   deleteChangeSet,
@@ -15,7 +15,12 @@ import {
   isNoChangeReason,
 } from '../aws/cloudformation.ts';
 import { isAwsError } from '../aws/errors.ts';
-import { displayValue, type ParameterResolution, toChangeSetParameters } from '../config/stack-parameters.ts';
+import {
+  displayValue,
+  type ParameterResolution,
+  resolveParameters,
+  toChangeSetParameters,
+} from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { InputError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -36,6 +41,26 @@ export interface PendingChangeSet {
 }
 
 /** Unique per run: some endpoints keep executed change sets, and two runs can start in one second. */
+/**
+ * CREATE for a new stack (or one that only holds a change set), UPDATE
+ * otherwise, with every declared parameter resolved for that type. Missing
+ * required values are an input error listing all of them.
+ */
+export function planChangeSet(
+  stack: Stack | undefined,
+  template: LoadedTemplate,
+  parameterValues: ReadonlyMap<string, string>,
+): { type: ChangeSetType; resolution: ParameterResolution } {
+  const type: ChangeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
+  const resolution = resolveParameters(
+    template.parameters,
+    parameterValues,
+    type === 'UPDATE' ? stack : undefined,
+  );
+  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+  return { type, resolution };
+}
+
 export function changeSetName(purpose: 'deploy' | 'preview', now: Date): string {
   const stamp = now
     .toISOString()

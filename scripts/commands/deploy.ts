@@ -13,9 +13,9 @@ import {
   waitForChangeSet,
 } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
-import { type ResolvedParameter, resolveParameters } from '../config/stack-parameters.ts';
+import type { ResolvedParameter } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { InputError, InterruptedError, OperationError } from '../errors.ts';
+import { InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { renderOutputsDotenv } from '../render/dotenv.ts';
 import { firstFailureReasons, formatChange } from '../render/events.ts';
@@ -27,6 +27,7 @@ import {
   discardChangeSet,
   logParameters,
   type PendingChangeSet,
+  planChangeSet,
 } from './change-set.ts';
 import { type Clock, followStack, markExistingEvents, systemClock } from './follow-stack.ts';
 
@@ -61,13 +62,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
   stack = await waitForOtherOperation(stack, options, deps, clock);
   stack = await clearFailedFirstCreate(stack, options, deps, clock);
 
-  const changeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
-  const resolution = resolveParameters(
-    options.template.parameters,
-    options.parameterValues,
-    changeSetType === 'UPDATE' ? stack : undefined,
-  );
-  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+  const { type: changeSetType, resolution } = planChangeSet(stack, options.template, options.parameterValues);
 
   log.info(
     `${changeSetType === 'CREATE' ? 'Creating' : 'Updating'} stack ${options.stackName} from ${options.template.path}`,

@@ -13,9 +13,8 @@ import {
   waitForChangeSet,
 } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
-import { resolveParameters } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { GateError, InputError, InterruptedError, OperationError } from '../errors.ts';
+import { GateError, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
   type MergeRequestRef,
@@ -40,6 +39,7 @@ import {
   discardChangeSet,
   logParameters,
   type PendingChangeSet,
+  planChangeSet,
 } from './change-set.ts';
 
 export interface PreviewOptions {
@@ -66,13 +66,7 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   const stack = await describeStack(cfn, options.stackName, signal);
   checkPreviewable(stack, options.stackName);
 
-  const changeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
-  const resolution = resolveParameters(
-    options.template.parameters,
-    options.parameterValues,
-    changeSetType === 'UPDATE' ? stack : undefined,
-  );
-  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+  const { type: changeSetType, resolution } = planChangeSet(stack, options.template, options.parameterValues);
 
   log.info(
     `Previewing ${changeSetType === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
