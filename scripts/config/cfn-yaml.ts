@@ -33,6 +33,13 @@ const INTRINSICS = [
   'Sub',
   'ToJsonString',
   'Transform',
+  // Rule-specific functions (the Rules section).
+  'Contains',
+  'EachMemberEquals',
+  'EachMemberIn',
+  'RefAll',
+  'ValueOf',
+  'ValueOfAll',
 ] as const;
 
 function longName(shortName: string): string {
@@ -69,8 +76,10 @@ function tagsFor(shortName: string): TagDefinition[] {
         return '';
       },
       has: (carrier: Record<string, unknown>, pairKey: unknown) => Object.hasOwn(carrier, String(pairKey)),
-      keys: (result: Record<string, unknown>) => Object.keys(result),
-      get: (result: Record<string, unknown>, pairKey: unknown) => result[String(pairKey)],
+      // For YAML merge keys: the mapping's own keys, inside the long form.
+      keys: (result: Record<string, unknown>) => Object.keys(result[key] as object),
+      get: (result: Record<string, unknown>, pairKey: unknown) =>
+        (result[key] as Record<string, unknown>)[String(pairKey)],
       finalize: (carrier: Record<string, unknown>) => ({ [key]: carrier }),
       identify: () => false,
     }),

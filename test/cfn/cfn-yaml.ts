@@ -1,80 +1,7 @@
-// Loads CloudFormation YAML: short-form intrinsic tags (!Ref, !Sub, !GetAtt, ...)
-// become their long JSON form ({ Ref: x }, { 'Fn::Sub': ... }), as
-// CloudFormation itself reads them, so tests can inspect plain objects.
+// Loads the project's templates with the deployer's own parser (short-form
+// tags become their long JSON form), plus helpers to inspect them in tests.
 import { readFileSync } from 'node:fs';
-import { CORE_SCHEMA, defineMappingTag, defineScalarTag, defineSequenceTag, load } from 'js-yaml';
-
-type Json = unknown;
-
-const SHORT_FORMS = [
-  'Ref',
-  'Condition',
-  'Base64',
-  'Cidr',
-  'FindInMap',
-  'GetAtt',
-  'GetAZs',
-  'ImportValue',
-  'Join',
-  'Select',
-  'Split',
-  'Sub',
-  'Transform',
-  'And',
-  'Equals',
-  'If',
-  'Not',
-  'Or',
-  'Contains',
-  'EachMemberEquals',
-  'EachMemberIn',
-  'RefAll',
-  'ValueOf',
-  'ValueOfAll',
-  'Length',
-  'ToJsonString',
-] as const;
-
-function longName(tag: string): string {
-  return tag === 'Ref' || tag === 'Condition' ? tag : `Fn::${tag}`;
-}
-
-function tagsFor(tag: string) {
-  const fn = longName(tag);
-  const scalar = defineScalarTag(`!${tag}`, {
-    // !GetAtt Resource.Attribute is the only scalar form with structure.
-    resolve: (source: string) => (tag === 'GetAtt' ? { [fn]: splitGetAtt(source) } : { [fn]: source }),
-    identify: () => false,
-  });
-  const sequence = defineSequenceTag<Json[], Record<string, Json>>(`!${tag}`, {
-    create: () => [],
-    addItem: (carrier, item) => {
-      carrier.push(item);
-    },
-    finalize: (carrier) => ({ [fn]: carrier }),
-    identify: () => false,
-  });
-  const mapping = defineMappingTag<Record<string, Json>, Record<string, Json>>(`!${tag}`, {
-    create: () => ({}),
-    addPair: (carrier, key, value) => {
-      carrier[String(key)] = value;
-      return '';
-    },
-    has: (carrier, key) => Object.hasOwn(carrier, String(key)),
-    keys: (result) => Object.keys(result[fn] as object),
-    get: (result, key) => (result[fn] as Record<string, Json>)[String(key)],
-    finalize: (carrier) => ({ [fn]: carrier }),
-    identify: () => false,
-  });
-  return [scalar, sequence, mapping];
-}
-
-function splitGetAtt(source: string): [string, string] {
-  const dot = source.indexOf('.');
-  return [source.slice(0, dot), source.slice(dot + 1)];
-}
-
-export const CFN_SCHEMA = CORE_SCHEMA.withTags(...SHORT_FORMS.flatMap(tagsFor));
+import { parseCloudFormationDocument } from '../../scripts/config/cfn-yaml.ts';
 
 export interface Template {
   Metadata?: Record<string, unknown>;
@@ -87,7 +14,7 @@ export interface Template {
 }
 
 export function parseCfn(text: string): unknown {
-  return load(text, { schema: CFN_SCHEMA });
+  return parseCloudFormationDocument(text);
 }
 
 export function loadTemplate(path: string): Template {

@@ -36,6 +36,30 @@ describe('CloudFormation YAML', () => {
     });
   });
 
+  it('knows the Rules functions too', () => {
+    expect(
+      parseCloudFormationDocument(
+        'Rules:\n  R:\n    RuleCondition: !Contains [[a, b], !Ref P]\n    Assertions:\n      - Assert: !EachMemberIn [!ValueOfAll [AWS::EC2::Subnet::Id, VpcId], !RefAll AWS::EC2::VPC::Id]\n',
+      ),
+    ).toEqual({
+      Rules: {
+        R: {
+          RuleCondition: { 'Fn::Contains': [['a', 'b'], { Ref: 'P' }] },
+          Assertions: [
+            {
+              Assert: {
+                'Fn::EachMemberIn': [
+                  { 'Fn::ValueOfAll': ['AWS::EC2::Subnet::Id', 'VpcId'] },
+                  { 'Fn::RefAll': 'AWS::EC2::VPC::Id' },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    });
+  });
+
   it('reads JSON templates as JSON', () => {
     expect(parseCloudFormationDocument('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}')).toEqual({
       Resources: { Q: { Type: 'AWS::SQS::Queue' } },
