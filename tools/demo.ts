@@ -11,6 +11,7 @@
  * instances never register with GitLab here. The bats suite covers that side.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,9 @@ const emulatorName = (process.env.RUNNER_FLEET_DEMO_EMULATOR ?? 'moto') as Emula
 const STACK = 'runner-fleet-demo';
 const PRESET = join(ROOT, 'cfn/presets/linux-docker-autoscaling-spot.yaml');
 const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
-// Not a real token: the emulator stores it like any SecureString.
-const DEMO_TOKEN = 'glrt-demo-0000000000000000000000';
+// Not a real token: made up per run (nothing token-shaped is committed), and
+// the emulator stores it like any SecureString.
+const DEMO_TOKEN = ['glrt', 'demo', randomBytes(12).toString('hex')].join('-');
 
 function banner(text: string): void {
   console.log(`\n=== ${text}`);
