@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMANDS, type CommandSpec } from './commands/registry.ts';
-import { ExitCode, InputError, isRunnerFleetError, OperationError } from './errors.ts';
+import { ExitCode, firstLine, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export const EXIT_CODES_HELP = `Exit codes:
@@ -91,9 +91,7 @@ function parseFlags(command: CommandSpec, args: readonly string[]) {
     return parseArgs({ args: [...args], options: command.options, strict: true, allowPositionals: false })
       .values;
   } catch (error) {
-    throw new InputError(
-      `${(error as Error).message.split('\n')[0]}; run runner-fleet ${command.name} --help`,
-    );
+    throw new InputError(`${firstLine(error)}; run runner-fleet ${command.name} --help`);
   }
 }
 
@@ -111,7 +109,7 @@ function reportError(error: unknown, log: Logger, command: CommandSpec): number 
   }
   // AWS SDK service errors: one line with the error name; never the request, which may carry values.
   const name = error instanceof Error ? error.name : 'Error';
-  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  const message = firstLine(error);
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` ${process.env.AWS_ENDPOINT_URL}` : '';

@@ -66,3 +66,9 @@ export function isRunnerFleetError(error: unknown): error is RunnerFleetError {
     error instanceof InterruptedError
   );
 }
+
+/** The first line of an error's message: enough for a one-line report, never a stack trace. */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]?.trim() ?? message;
+}

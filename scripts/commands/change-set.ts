@@ -22,7 +22,7 @@ import {
   toChangeSetParameters,
 } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { InputError } from '../errors.ts';
+import { firstLine, InputError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
@@ -119,7 +119,7 @@ export async function createChangeSetFor(
     if (isAwsError(error, 'ValidationError')) {
       // Some endpoints refuse an unchanged update at once instead of failing the change set.
       if (isNoChangeReason(error.message)) return 'no-changes';
-      throw new InputError(`CloudFormation rejected the request: ${error.message.split('\n')[0]}`);
+      throw new InputError(`CloudFormation rejected the request: ${firstLine(error)}`);
     }
     throw error;
   }
@@ -181,8 +181,4 @@ async function stillComputing(cfn: CloudFormationClient, stackName: string, id: 
 
 export function toTags(tags: ReadonlyMap<string, string>): Tag[] {
   return [...tags].map(([Key, Value]) => ({ Key, Value }));
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }

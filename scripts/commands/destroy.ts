@@ -10,7 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
 import { deleteStack, describeStack, isInProgress, stackResourceId } from '../aws/cloudformation.ts';
 import { emptyBucket } from '../aws/s3.ts';
-import { InterruptedError, OperationError } from '../errors.ts';
+import { firstLine, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, systemIdForInstance } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
@@ -132,10 +132,6 @@ async function removeLeftoverManagers(
       ? `Every instance had unregistered its runner manager (${instanceIds.length} checked)`
       : `Removed ${removed} leftover runner manager(s) of ${instanceIds.length} instance(s)`,
   );
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
 /** The stack's own cache bucket: CloudFormation cannot delete a bucket that still holds objects. */

@@ -5,7 +5,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { describeGroup, groupNameOfStack, instanceDetails } from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
 
-import { InputError } from '../errors.ts';
+import { firstLine, InputError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { findManagerForInstance, listManagers, type RunnerManager } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
@@ -27,9 +27,7 @@ export async function status(stackName: string, deps: StatusDependencies): Promi
   const group = await groupNameOfStack(deps.cloudFormation, stack)
     .then((groupName) => describeGroup(deps.autoScaling, groupName))
     .catch((error: unknown) => {
-      deps.log.warn(
-        `could not read the stack's Auto Scaling group: ${(error as Error).message.split('\n')[0]}`,
-      );
+      deps.log.warn(`could not read the stack's Auto Scaling group: ${firstLine(error)}`);
       return undefined;
     });
   const instanceIds = (group?.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);

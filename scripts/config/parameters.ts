@@ -4,8 +4,9 @@
  * ([{ParameterKey, ParameterValue}]); later sources override earlier ones.
  */
 import { readFile } from 'node:fs/promises';
+import { firstLine } from '../errors.ts';
 import { parseCloudFormationDocument } from './cfn-yaml.ts';
-import { describeFsError, firstLine, isRecord, scalarToString } from './template.ts';
+import { describeFsError, isRecord, scalarToString } from './template.ts';
 
 export interface ParsedPairs {
   values: Map<string, string>;

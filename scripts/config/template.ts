@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Capability } from '@aws-sdk/client-cloudformation';
-import { InputError } from '../errors.ts';
+import { firstLine, InputError } from '../errors.ts';
 import { parseCloudFormationDocument } from './cfn-yaml.ts';
 
 /** CloudFormation refuses a TemplateBody over this size; larger ones must come from S3. */
@@ -146,11 +146,6 @@ export function describeFsError(error: unknown): string {
   if (code === 'EACCES') return 'permission denied';
   if (code === 'EISDIR') return 'it is a directory';
   return firstLine(error);
-}
-
-export function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]?.trim() ?? message;
 }
 
 const PSEUDO_PARAMETERS = new Set([
