@@ -72,3 +72,18 @@ export function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0]?.trim() ?? message;
 }
+
+/**
+ * Waits for work that may fail with bad input and, if it does, adds its
+ * problems to the list instead of stopping, so one run reports them all.
+ * Other errors pass through.
+ */
+export async function collectInputProblems<T>(work: Promise<T>, problems: string[]): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    problems.push(...error.problems);
+    return undefined;
+  }
+}

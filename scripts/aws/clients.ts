@@ -12,7 +12,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { InputError } from '../errors.ts';
+import { collectInputProblems, InputError } from '../errors.ts';
 
 export interface ClientOptions {
   region?: string;
@@ -92,11 +92,7 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
 
 /** The same check for commands that collect every input problem before they stop. */
 export async function awsSetupProblems(client: CloudFormationClient): Promise<string[]> {
-  try {
-    await checkAwsSetup(client);
-    return [];
-  } catch (error) {
-    if (error instanceof InputError) return error.problems;
-    throw error;
-  }
+  const problems: string[] = [];
+  await collectInputProblems(checkAwsSetup(client), problems);
+  return problems;
 }

@@ -7,7 +7,7 @@ import {
   parsePositiveInteger,
   type StackInputs,
 } from '../config/deploy-config.ts';
-import { InputError } from '../errors.ts';
+import { collectInputProblems, InputError } from '../errors.ts';
 import {
   asString,
   type CommandSpec,
@@ -62,13 +62,7 @@ default on create; NoEcho values are never printed.`,
     const waitMinutes = parsePositiveInteger('--wait-minutes', asString(flags['wait-minutes']), 30, problems);
     const outputsDotenv = asString(flags['outputs-dotenv']);
     problems.push(...(await checkWritableFile('--outputs-dotenv', outputsDotenv)));
-    let inputs: Awaited<ReturnType<typeof loadStackInputs>> | undefined;
-    try {
-      inputs = await loadStackInputs(flags);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    const inputs = await collectInputProblems(loadStackInputs(flags), problems);
     const cloudFormation = cloudFormationClient(regionOption(flags));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     const tokenPlan = inputs ? planRunnerToken(flags, context.env, inputs, problems) : undefined;

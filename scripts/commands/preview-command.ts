@@ -6,7 +6,7 @@
 import { awsSetupProblems, cloudFormationClient } from '../aws/clients.ts';
 import { checkWritableFile, loadStackInputs } from '../config/deploy-config.ts';
 import { gitlabApiUrl, gitlabTokenFromEnv } from '../config/gitlab-access.ts';
-import { InputError } from '../errors.ts';
+import { collectInputProblems, InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import {
   asString,
@@ -65,13 +65,7 @@ given keep their previous value; NoEcho values are never printed.`,
     const terraformReportFile = asString(flags['terraform-report']);
     problems.push(...(await checkWritableFile('--markdown', markdownFile)));
     problems.push(...(await checkWritableFile('--terraform-report', terraformReportFile)));
-    let inputs: Awaited<ReturnType<typeof loadStackInputs>> | undefined;
-    try {
-      inputs = await loadStackInputs(flags);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    const inputs = await collectInputProblems(loadStackInputs(flags), problems);
     let mergeRequest: PreviewOptions['mergeRequest'];
     if (flags['mr-note'] === true) {
       const settings = mergeRequestSettings(flags, context.env);

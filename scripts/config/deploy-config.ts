@@ -5,7 +5,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { InputError } from '../errors.ts';
+import { collectInputProblems, InputError } from '../errors.ts';
 import { parseKeyValuePairs, readParameterFile } from './parameters.ts';
 import { checkGivenParameters } from './stack-parameters.ts';
 import { type LoadedTemplate, loadTemplate } from './template.ts';
@@ -41,12 +41,7 @@ export async function loadStackInputs(flags: StackInputFlags): Promise<StackInpu
   let template: LoadedTemplate | undefined;
   if (!flags['template-file']) problems.push('missing --template-file FILE');
   else {
-    try {
-      template = await loadTemplate(flags['template-file']);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      problems.push(...error.problems);
-    }
+    template = await collectInputProblems(loadTemplate(flags['template-file']), problems);
   }
 
   const parameterValues = new Map<string, string>();
