@@ -20,8 +20,14 @@ import { runCliProcess } from '../support/cli-process.ts';
 
 function recordingLog(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
-  return { info: () => {}, warn: (line: string) => warnings.push(line), warnings } as Logger & {
-    warnings: string[];
+  return {
+    info: () => {},
+    warn: (line: string) => {
+      warnings.push(line);
+    },
+    error: () => {},
+    section: (_name, _header, body) => body(),
+    warnings,
   };
 }
 
