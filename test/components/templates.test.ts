@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { packageVersion, versionProblems } from '../../tools/component-version.ts';
 import { ROOT } from '../support/emulator.ts';
 import {
   ciValidator,
@@ -130,6 +131,10 @@ describe('component files', () => {
     });
   });
 
+  it('default to the image of the release package.json names (tools/component-version.ts)', () => {
+    expect(versionProblems(packageVersion())).toEqual([]);
+  });
+
   it('gives shared inputs the same meaning in every component', () => {
     for (const name of SHARED_INPUTS.filter((n) => !['as', 'stage', 'rules'].includes(n))) {
       const specs = components.map((c) => JSON.stringify(c.header.spec.inputs[name]));
@@ -205,24 +210,21 @@ describe('pipelines in this project', () => {
     expect(validator.config(data)).toEqual([]);
   });
 
-  it.each(files)(
-    '%s gives the components inputs GitLab accepts',
-    (file) => {
-      const data = load(readFileSync(join(ROOT, file), 'utf8')) as {
-        include?: { component?: string; inputs?: object }[];
-      };
-      const includes = (data.include ?? []).filter((i) => i.component);
-      expect(includes.length).toBeGreaterThan(0);
-      for (const include of includes) {
-        const name = include.component?.match(/\/([\w-]+)@/)?.[1];
-        const component = components.find((c) => c.name === name);
-        expect(component, include.component).toBeDefined();
-        if (!component) continue;
-        const inputs = (include.inputs ?? {}) as Record<string, unknown>;
-        expect(inputProblems(component, inputs), include.component).toEqual([]);
-        const body = interpolate(component, inputs);
-        expect(validator.config(body)).toEqual([]);
-      }
-    },
-  );
+  it.each(files)('%s gives the components inputs GitLab accepts', (file) => {
+    const data = load(readFileSync(join(ROOT, file), 'utf8')) as {
+      include?: { component?: string; inputs?: object }[];
+    };
+    const includes = (data.include ?? []).filter((i) => i.component);
+    expect(includes.length).toBeGreaterThan(0);
+    for (const include of includes) {
+      const name = include.component?.match(/\/([\w-]+)@/)?.[1];
+      const component = components.find((c) => c.name === name);
+      expect(component, include.component).toBeDefined();
+      if (!component) continue;
+      const inputs = (include.inputs ?? {}) as Record<string, unknown>;
+      expect(inputProblems(component, inputs), include.component).toEqual([]);
+      const body = interpolate(component, inputs);
+      expect(validator.config(body)).toEqual([]);
+    }
+  });
 });
