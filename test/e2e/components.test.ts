@@ -4,8 +4,9 @@
  * on the shell executor against moto and the GitLab API double: deploy,
  * smoke-test with the double reporting every instance's manager online,
  * preview of a changed template (reports, and the MR note in a merge request
- * pipeline), preview through OIDC web identity, roll, and the environment's
- * stop job. moto is the emulator because the mini fleet gets real instances
+ * pipeline), preview through OIDC web identity, roll (and its refusal on the
+ * fleet's own runner), and the environment's stop job (refused unless played
+ * by hand). moto is the emulator because the mini fleet gets real instances
  * there; it keeps no stack Outputs after a CREATE change set, so the dotenv
  * report is checked for being collected and well formed, not for values
  * (test/integration covers values on ministack), and it lacks the calls a roll
