@@ -2,8 +2,9 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: assertions walk parsed template JSON whose shape the assertions themselves check.
 // biome-ignore-all lint/style/noNonNullAssertion: a missing element fails the assertion that follows, which is the point.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseTemplate } from '../../scripts/config/template.ts';
 import { branches, loadTemplate, walk } from './cfn-yaml.ts';
 
 const TEMPLATE_PATH = 'cfn/runner-fleet.yaml';
@@ -20,16 +21,19 @@ const launchData = props('LaunchTemplate').LaunchTemplateData as Record<string, 
 function userDataParts() {
   const join = launchData.UserData['Fn::Base64']['Fn::Join'] as [string, unknown[]];
   expect(join[0]).toBe('');
-  const [head, env, tail] = join[1] as any[];
+  const [head, env, workerEnv, tail] = join[1] as any[];
   const [cond, winHead, linuxHead] = head['Fn::If'];
-  const [cond2, winTail, linuxTail] = tail['Fn::If'];
-  expect([cond, cond2]).toEqual(['UseWindows', 'UseWindows']);
+  const [cond2, workerEnvSub, noWorkerEnv] = workerEnv['Fn::If'];
+  const [cond3, winTail, linuxTail] = tail['Fn::If'];
+  expect([cond, cond2, cond3]).toEqual(['UseWindows', 'UseDockerAutoscaler', 'UseWindows']);
+  expect(noWorkerEnv).toBe('');
   const text = (sub: any): string =>
     typeof sub['Fn::Sub'] === 'string' ? sub['Fn::Sub'] : sub['Fn::Sub'][0];
   return {
-    linux: text(linuxHead) + text(env) + text(linuxTail),
+    linux: text(linuxHead) + text(env) + text(workerEnvSub) + text(linuxTail),
     windows: text(winHead) + text(env) + text(winTail),
     env: text(env),
+    workerEnv: text(workerEnvSub),
     envVariables: env['Fn::Sub'][1] as Record<string, unknown>,
   };
 }
@@ -85,8 +89,8 @@ describe('runner-fleet.yaml launch template', () => {
   it('writes exactly the fleet.env keys of the instance contract', () => {
     const contract = readFileSync('docs/instance-contract.md', 'utf8');
     const contractKeys = [...contract.matchAll(/^\| `(RF_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
-    const envKeys = userDataParts()
-      .env.trim()
+    const envKeys = (userDataParts().env + userDataParts().workerEnv)
+      .trim()
       .split('\n')
       .map((line) => line.split('=')[0]);
     expect(contractKeys.length).toBeGreaterThan(10);
@@ -101,7 +105,7 @@ describe('runner-fleet.yaml launch template', () => {
     expect(linux).toContain("readonly bundle_sha256='${RunnerConfigBundleSha256}'");
     expect(linux).toMatch(/echo "\$bundle_sha256 {2}\$tmp" \| sha256sum --check/);
     expect(linux.indexOf('tar -xzf')).toBeGreaterThan(check);
-    expect(linux.indexOf('exec "$dir/${RunnerExecutor}.sh"')).toBeGreaterThan(check);
+    expect(linux.indexOf('exec "$dir/${Executor}.sh"')).toBeGreaterThan(check);
     // A mismatch abandons the launch instead of going on.
     expect(linux.slice(check, linux.indexOf('tar -xzf'))).toContain('abandon');
     expect(linux).toContain('--lifecycle-action-result ABANDON');
@@ -124,8 +128,10 @@ describe('runner-fleet.yaml launch template', () => {
     expect(() => execFileSync('bash', ['-n'], { input: rendered })).not.toThrow();
   });
 
-  it('fits CloudFormation TemplateBody (51,200 bytes) so the deployer needs no upload bucket', () => {
-    expect(statSync(TEMPLATE_PATH).size).toBeLessThan(51_200);
+  it('fits CloudFormation TemplateBody (51,200 bytes) as the deployer sends it, so no upload bucket is needed', () => {
+    // Over the limit as YAML, the deployer sends compact JSON (scripts/config/template.ts).
+    const sent = parseTemplate(TEMPLATE_PATH, readFileSync(TEMPLATE_PATH, 'utf8')).body;
+    expect(Buffer.byteLength(sent)).toBeLessThan(51_200);
   });
 });
 
@@ -214,11 +220,21 @@ describe('runner-fleet.yaml instance policy', () => {
     ]);
   });
 
-  it('attaches no managed policy, so no role gets ssm:GetParameter(s) on every parameter', () => {
+  it('attaches no managed policy of its own, so no role gets ssm:GetParameter(s) on every parameter', () => {
     for (const [name, r] of Object.entries(t.Resources)) {
+      if (name === 'InstanceRole') continue;
       expect((r.Properties as any)?.ManagedPolicyArns, name).toBeUndefined();
       expect(r.Type, name).not.toBe('AWS::IAM::ManagedPolicy');
     }
+    // Only the consumer's own list, empty by default, within the boundary.
+    expect(props('InstanceRole').ManagedPolicyArns).toEqual({
+      'Fn::If': [
+        'HasManagedPolicyArns',
+        { 'Fn::Split': [',', { Ref: 'InstanceRoleManagedPolicyArns' }] },
+        { Ref: 'AWS::NoValue' },
+      ],
+    });
+    expect(t.Parameters.InstanceRoleManagedPolicyArns?.Default).toBe('');
     expect(JSON.stringify(t)).not.toContain('AmazonSSMManagedInstanceCore');
     const ssmReads = statements.filter((s) =>
       [s.Action].flat().some((a: string) => /^ssm:GetParameters?$/.test(a)),
