@@ -268,7 +268,8 @@ describe('presets', () => {
       const image = String(preset.ImageIdParameter ?? t.Parameters.ImageIdParameter?.Default);
       const amiArchitecture = /-arm64$/.test(image) ? 'arm64' : 'amd64';
       const types = String(preset.InstanceTypes ?? t.Parameters.InstanceTypes?.Default).split(',');
-      for (const type of types) expect(instanceTypeArchitecture(type), `${type} with ${image}`).toBe(amiArchitecture);
+      for (const type of types)
+        expect(instanceTypeArchitecture(type), `${type} with ${image}`).toBe(amiArchitecture);
     });
 
     it('pairs the OS with a matching AMI parameter', () => {

@@ -26,7 +26,8 @@ const PLAUSIBLE: Record<string, string> = {
   Executor: 'docker',
   // JSON with quotes and braces: it must stay literal inside the here-string.
   RunnerExtraSettings: '{"environment":["A=1"],"output_limit":8192}',
-  RunnerDockerExtraSettings: '{"volumes":["C:\\\\cache"],"services":[{"name":"mcr.microsoft.com/mssql/server"}]}',
+  RunnerDockerExtraSettings:
+    '{"volumes":["C:\\\\cache"],"services":[{"name":"mcr.microsoft.com/mssql/server"}]}',
   LaunchHook: 'runner-fleet-launch',
   TerminateHook: 'runner-fleet-terminate',
   LogGroup: '/runner-fleet/runners-prod',
