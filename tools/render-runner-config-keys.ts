@@ -121,7 +121,10 @@ ${body}
 /** The rendered file as the project's formatter leaves it, so --check compares like with like. */
 export function formatted(source: string): string {
   const biome = join(import.meta.dirname, '..', 'node_modules', '.bin', 'biome');
-  return execFileSync(biome, ['format', `--stdin-file-path=${KEYS_FILE}`], { input: source, encoding: 'utf8' });
+  return execFileSync(biome, ['format', `--stdin-file-path=${KEYS_FILE}`], {
+    input: source,
+    encoding: 'utf8',
+  });
 }
 
 function main(argv: string[]): number {
