@@ -5,7 +5,10 @@
  * [runners.autoscaler] block), the global part from lib/runner.sh, then the
  * real `gitlab-runner register --template-config` against the GitLab double,
  * and finally `gitlab-runner lint` (TOML syntax, the runner's JSON schema and
- * unknown keys), `verify` and `list` on the result.
+ * unknown keys) on the template and on the result, `verify` and `list`.
+ * register silently drops keys it does not know, which is why the template
+ * is linted too and why `runner-fleet deploy` checks the keys first; one test
+ * runs a misspelt key through both checks.
  *
  * The runner is the one the drain rig builds from source
  * (tools/setup.d/*gitlab-runner*, cached under ~/.cache/runner-fleet/
@@ -24,6 +27,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRunnerSettings } from '../../scripts/config/runner-settings.ts';
 import { loadTemplate } from '../cfn/cfn-yaml.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';
@@ -132,6 +136,12 @@ executor_template >"$RF_STATE_DIR/runner-template.toml"
 
 const binary = findRunnerBinary();
 
+/** The runner's log lines without their terminal colours. */
+function plain(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour sequences being removed.
+  return text.replace(/\x1b\[[0-9;]*m/g, '');
+}
+
 describe.skipIf(binary === undefined && !process.env.CI)(
   "every Linux preset's config.toml in the real gitlab-runner",
   () => {
@@ -149,50 +159,94 @@ describe.skipIf(binary === undefined && !process.env.CI)(
     });
     afterAll(async () => gitlab?.close());
 
+    /** The instance's steps for this preset in `dir`, then the real `register`; the config.toml path. */
+    async function registeredConfig(preset: Preset, dir: string) {
+      const fleet = fleetEnv(preset, dir);
+      const f = (key: string) => fleet[key] ?? '';
+      await run('bash', ['-c', RENDER], { env: { ...process.env, ...fleet, LINUX_DIR } });
+      const config = join(f('RF_RUNNER_CONFIG_DIR'), 'config.toml');
+      const template = join(f('RF_STATE_DIR'), 'runner-template.toml');
+      const dockerAutoscaler = f('RF_EXECUTOR') === 'docker-autoscaler';
+      await runner(
+        [
+          'register',
+          '--non-interactive',
+          '--config',
+          config,
+          '--template-config',
+          template,
+          '--url',
+          gitlab.url,
+          '--name',
+          'runners-test-i-0123456789abcdef0',
+          '--executor',
+          dockerAutoscaler ? 'docker' : f('RF_EXECUTOR'),
+          ...(f('RF_EXECUTOR') === 'shell' ? [] : ['--docker-image', f('RF_DOCKER_IMAGE')]),
+        ],
+        { CI_SERVER_TOKEN: token },
+      );
+      if (dockerAutoscaler) {
+        writeFileSync(
+          config,
+          readFileSync(config, 'utf8').replace(
+            /^(\s*)executor = "docker"$/m,
+            '$1executor = "docker-autoscaler"',
+          ),
+        );
+      }
+      return { config, template, f, dockerAutoscaler };
+    }
+
+    /**
+     * `register` decodes the template into the runner's structs and writes
+     * back only the fields it knows, so a misspelt key would silently vanish
+     * from config.toml. Linting the template itself (with the url and token
+     * register adds) is what shows such a key. Resolves to the lint output.
+     */
+    async function lintTemplate(template: string, dir: string): Promise<string> {
+      const lines = readFileSync(template, 'utf8').split('\n');
+      const withCredentials = join(dir, 'template-with-credentials.toml');
+      writeFileSync(
+        withCredentials,
+        [lines[0], `  url = "${gitlab.url}"`, `  token = "${token}"`, ...lines.slice(1)].join('\n'),
+      );
+      return runner(['lint', '--config', withCredentials]).then(
+        (result) => plain(`${result.stdout}${result.stderr}`),
+        (error: { stdout?: string; stderr?: string }) => plain(`${error.stdout ?? ''}${error.stderr ?? ''}`),
+      );
+    }
+
+    const runner = (args: string[], extra: Record<string, string> = {}) =>
+      run(binary as string, args, { env: { ...process.env, ...extra }, timeout: 60_000 });
+
+    it('refuses, in its own lint, the misspelt key the deployer refuses', async () => {
+      const typo = { privilegd: true };
+      expect(checkRunnerSettings(new Map([['RunnerDockerExtraSettings', JSON.stringify(typo)]]))).toEqual([
+        expect.stringMatching(/unknown key privilegd in \[runners.docker\].*did you mean privileged/),
+      ]);
+      const dir = mkdtempSync(join(tmpdir(), 'rf-config-'));
+      try {
+        const preset = { ...(PRESETS[0]?.[1] ?? {}), RunnerDockerExtraSettings: JSON.stringify(typo) };
+        const { config, template } = await registeredConfig(preset, dir);
+        expect(await lintTemplate(template, dir)).toMatch(/unknown key: runners\.docker\.privilegd/);
+        // What register wrote has lost the key without a word.
+        expect(readFileSync(config, 'utf8')).not.toContain('privilegd');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it.each([...PRESETS, WITH_EXTRAS])('%s', async (_name, preset) => {
       const dir = mkdtempSync(join(tmpdir(), 'rf-config-'));
       try {
-        const fleet = fleetEnv(preset, dir);
-        const f = (key: string) => fleet[key] ?? '';
-        await run('bash', ['-c', RENDER], { env: { ...process.env, ...fleet, LINUX_DIR } });
-        const config = join(f('RF_RUNNER_CONFIG_DIR'), 'config.toml');
-        const template = join(f('RF_STATE_DIR'), 'runner-template.toml');
-        const dockerAutoscaler = f('RF_EXECUTOR') === 'docker-autoscaler';
-        const runner = (args: string[], extra: Record<string, string> = {}) =>
-          run(binary as string, args, { env: { ...process.env, ...extra }, timeout: 60_000 });
-        await runner(
-          [
-            'register',
-            '--non-interactive',
-            '--config',
-            config,
-            '--template-config',
-            template,
-            '--url',
-            gitlab.url,
-            '--name',
-            'runners-test-i-0123456789abcdef0',
-            '--executor',
-            dockerAutoscaler ? 'docker' : f('RF_EXECUTOR'),
-            ...(f('RF_EXECUTOR') === 'shell' ? [] : ['--docker-image', f('RF_DOCKER_IMAGE')]),
-          ],
-          { CI_SERVER_TOKEN: token },
-        );
-        if (dockerAutoscaler) {
-          writeFileSync(
-            config,
-            readFileSync(config, 'utf8').replace(
-              /^(\s*)executor = "docker"$/m,
-              '$1executor = "docker-autoscaler"',
-            ),
-          );
-        }
+        const { config, template, f, dockerAutoscaler } = await registeredConfig(preset, dir);
+        expect(await lintTemplate(template, dir)).toContain('Configuration file is valid.');
         const written = readFileSync(config, 'utf8');
         const lint = await runner(['lint', '--config', config]);
-        expect(`${lint.stdout}${lint.stderr}`).toContain('Configuration file is valid.');
+        expect(plain(`${lint.stdout}${lint.stderr}`)).toContain('Configuration file is valid.');
         await runner(['verify', '--config', config]);
         const list = await runner(['list', '--config', config]);
-        expect(`${list.stdout}${list.stderr}`).toMatch(new RegExp(`Executor=${f('RF_EXECUTOR')}\\b`));
+        expect(plain(`${list.stdout}${list.stderr}`)).toMatch(new RegExp(`Executor=${f('RF_EXECUTOR')}\\b`));
         // What the runner will use, read back from the file it accepted.
         expect(written).toMatch(
           new RegExp(
