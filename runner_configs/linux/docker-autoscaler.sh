@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
-. "$here/lib/runner-settings.sh"
+. "$here/lib/extras.sh"
 . "$here/lib/fleeting.sh"
 
 executor_prepare() {

@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
-. "$here/lib/runner-settings.sh"
+. "$here/lib/extras.sh"
 
 executor_prepare() {
   if ! command -v docker >/dev/null 2>&1; then

@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
-. "$here/lib/runner-settings.sh"
+. "$here/lib/extras.sh"
 
 # Jobs run as the gitlab-runner user on the host: they need git.
 executor_prepare() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # docker-autoscaler.sh (the manager of FleetMode docker-autoscaler) and the
-# extra runner settings (lib/runner-settings.sh, lib/runner_settings.py)
+# extra runner settings (lib/extras.sh, lib/runner_settings.py)
 # against the IMDS double and the stubs of helpers/stub.sh.
 
 load helpers/common
