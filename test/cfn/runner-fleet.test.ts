@@ -338,3 +338,120 @@ describe('runner-fleet.yaml rules and limits', () => {
     expect(devices.ubuntu.RootDevice).toBe('/dev/sda1');
   });
 });
+
+describe('runner-fleet.yaml docker-autoscaler workers', () => {
+  const workers = props('WorkerGroup');
+  const workerData = props('WorkerLaunchTemplate').LaunchTemplateData as Record<string, any>;
+  const fleeting = props('ManagerFleetingPolicy').PolicyDocument.Statement as Record<string, any>[];
+  const sid = (name: string) => {
+    const statement = fleeting.find((s) => s.Sid === name);
+    if (!statement) throw new Error(`no statement ${name}`);
+    return statement;
+  };
+  const WORKER_GROUP_ARN =
+    'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-workers';
+
+  it('exist only in docker-autoscaler mode', () => {
+    for (const name of [
+      'WorkerGroup',
+      'WorkerLaunchTemplate',
+      'WorkerSecurityGroup',
+      'ManagerFleetingPolicy',
+    ]) {
+      expect(resource(name).Condition, name).toBe('UseDockerAutoscaler');
+    }
+    expect((t.Conditions as any).UseDockerAutoscaler).toEqual({
+      'Fn::Equals': [{ Ref: 'FleetMode' }, 'docker-autoscaler'],
+    });
+  });
+
+  it('start at zero, scale-in protected, with no hooks, no rebalancing and no desired capacity of their own', () => {
+    expect(workers.MinSize).toBe(0);
+    expect(workers.MaxSize).toEqual({ Ref: 'WorkerMaxInstances' });
+    expect(workers.DesiredCapacity).toBeUndefined();
+    expect(workers.NewInstancesProtectedFromScaleIn).toBe(true);
+    expect(workers.CapacityRebalance).toBe(false);
+    expect(workers.LifecycleHookSpecificationList).toBeUndefined();
+    for (const r of Object.values(t.Resources)) {
+      if (r.Type.startsWith('AWS::AutoScaling::') && r.Type !== 'AWS::AutoScaling::AutoScalingGroup') {
+        expect((r.Properties as any).AutoScalingGroupName).not.toEqual({ Ref: 'WorkerGroup' });
+      }
+    }
+  });
+
+  it('take the spot settings and instance types; the manager follows ManagerCapacityType', () => {
+    expect(workers.MixedInstancesPolicy.InstancesDistribution).toMatchObject({
+      OnDemandBaseCapacity: { Ref: 'OnDemandBaseCapacity' },
+      OnDemandPercentageAboveBaseCapacity: { Ref: 'OnDemandPercentageAboveBaseCapacity' },
+      SpotAllocationStrategy: { Ref: 'SpotAllocationStrategy' },
+    });
+    expect(workers.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual(
+      props('AutoScalingGroup').MixedInstancesPolicy.LaunchTemplate.Overrides,
+    );
+    expect(props('AutoScalingGroup').MixedInstancesPolicy.InstancesDistribution.OnDemandBaseCapacity).toEqual(
+      {
+        'Fn::If': [
+          'UseDockerAutoscaler',
+          { 'Fn::If': ['UseSpotManager', 0, 1] },
+          { Ref: 'OnDemandBaseCapacity' },
+        ],
+      },
+    );
+    expect(t.Parameters.ManagerCapacityType?.Default).toBe('on-demand');
+  });
+
+  it('have no role, IMDSv2 with one hop, and admit only SSH from the manager', () => {
+    expect(workerData.IamInstanceProfile).toBeUndefined();
+    expect(workerData.MetadataOptions).toEqual({
+      HttpEndpoint: 'enabled',
+      HttpTokens: 'required',
+      HttpPutResponseHopLimit: 1,
+    });
+    expect(workerData.NetworkInterfaces[0].Groups).toEqual([{ Ref: 'WorkerSecurityGroup' }]);
+    const ingress = props('WorkerSecurityGroup').SecurityGroupIngress as Record<string, unknown>[];
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 22,
+        ToPort: 22,
+        SourceSecurityGroupId: { Ref: 'SecurityGroup' },
+      }),
+    ]);
+    expect(resource('SecurityGroup').Condition).toBe('CreateManagerSecurityGroup');
+  });
+
+  it('let the manager scale and terminate only the worker group, and push keys only to its instances', () => {
+    expect(sid('ScaleWorkerGroupOnly')).toMatchObject({
+      Action: [
+        'autoscaling:SetDesiredCapacity',
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        'autoscaling:SuspendProcesses',
+      ],
+      Resource: { 'Fn::Sub': WORKER_GROUP_ARN },
+    });
+    expect(sid('SshKeysToWorkersOnly')).toMatchObject({
+      Action: 'ec2-instance-connect:SendSSHPublicKey',
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
+      Condition: {
+        StringEquals: {
+          'ec2:ResourceTag/aws:autoscaling:groupName': { 'Fn::Sub': '${AWS::StackName}-workers' },
+          'ec2:osuser': { 'Fn::FindInMap': ['OperatingSystems', { Ref: 'OperatingSystemFamily' }, 'User'] },
+        },
+      },
+    });
+    // Describe calls have no resource-level permissions in IAM: the only '*'.
+    const wildcard = fleeting.filter((s) => s.Resource === '*');
+    expect(wildcard.map((s) => s.Sid)).toEqual(['DescribeWorkers']);
+    expect(sid('DescribeWorkers').Action).toEqual([
+      'autoscaling:DescribeAutoScalingGroups',
+      'ec2:DescribeInstances',
+    ]);
+    expect(props('WorkerGroup').AutoScalingGroupName).toEqual({ 'Fn::Sub': '${AWS::StackName}-workers' });
+  });
+
+  it('write the worker settings into fleet.env only in docker-autoscaler mode', () => {
+    const { workerEnv } = userDataParts();
+    expect(workerEnv).toContain('RF_WORKER_GROUP=${AWS::StackName}-workers');
+    expect(workerEnv).toContain('RF_WORKER_MAX_USE_COUNT=${WorkerMaxUseCount}');
+  });
+});
