@@ -113,6 +113,10 @@ describe('presets on moto', () => {
     expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
     const family = stack?.Parameters?.find((p) => p.ParameterKey === 'OperatingSystemFamily')?.ParameterValue;
     expect(family).toBe(preset.startsWith('windows-') ? 'windows' : 'linux');
+    const values = load(readFileSync(join(ROOT, 'cfn/presets', preset), 'utf8')) as Preset;
+    expect(stack?.Parameters?.find((p) => p.ParameterKey === 'FleetMode')?.ParameterValue).toBe(
+      values.FleetMode,
+    );
     await expectLandedShape(
       stackName,
       load(readFileSync(join(ROOT, 'cfn/presets', preset), 'utf8')) as Preset,
