@@ -362,7 +362,8 @@ agent_main() {
     return 0
   fi
   log_info "watching IMDS at $RF_IMDS_ENDPOINT for $RF_INSTANCE_ID in $RF_ASG_NAME (every ${RF_WATCH_INTERVAL_SECONDS}s; runner every ${RF_POLL_INTERVAL_SECONDS}s)"
-  local next_poll=0 now
+  local next_poll=0 now tick_us wait_us
+  tick_us="${EPOCHREALTIME/./}"
   while true; do
     RF_CURRENT_STEP=watch
     _imds_refresh_token || true
@@ -380,7 +381,15 @@ agent_main() {
       runner_poll
       next_poll=$((now + RF_POLL_INTERVAL_SECONDS))
     fi
-    sleep "$RF_WATCH_INTERVAL_SECONDS"
+    # Reads start every RF_WATCH_INTERVAL_SECONDS whatever this round took,
+    # so a transition is seen at most one interval (plus one read) late.
+    tick_us=$((tick_us + RF_WATCH_INTERVAL_SECONDS * 1000000))
+    wait_us=$((tick_us - ${EPOCHREALTIME/./}))
+    if ((wait_us > 0)); then
+      sleep "$((wait_us / 1000000)).$(printf '%06d' $((wait_us % 1000000)))"
+    else
+      tick_us="${EPOCHREALTIME/./}"
+    fi
   done
 }
 

@@ -90,8 +90,10 @@ RF_CURRENT_STEP="${RF_CURRENT_STEP:-start}"
 log() {
   local level="$1"
   shift
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) ${RF_SCRIPT_NAME}[$$] $level step=$RF_CURRENT_STEP: $*"
+  local stamp line
+  # printf's own clock, not date: no process per log line (the drain logs on its clock).
+  TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  line="$stamp ${RF_SCRIPT_NAME}[$$] $level step=$RF_CURRENT_STEP: $*"
   printf '%s\n' "$line" >&2
   if [[ -d "$RF_LOG_DIR" ]]; then
     printf '%s\n' "$line" >>"$RF_LOG_DIR/$RF_SCRIPT_NAME.log" 2>/dev/null || true
@@ -186,4 +188,4 @@ marker_set() {
 }
 marker_has() { [[ -f "$RF_STATE_DIR/$1" ]]; }
 
-now_epoch() { date +%s; }
+now_epoch() { printf '%(%s)T\n' -1; }

@@ -26,6 +26,8 @@
 #    without a main process it fails like systemctl ("No main process").
 # Not modelled: Restart= after a main process exits on its own (the scripts
 # never signal a unit that is not stopping), activating, reload.
+# test/bats/systemctl-stub.bats runs the same stop against a real systemd
+# user manager and requires the same answers, line for line.
 set -Euo pipefail
 name="$(basename "$0")"
 : "${STUB_DIR:?}" "${STUB_LOG:?}"
