@@ -257,6 +257,7 @@ function Invoke-LifecycleAgent {
     if ($script:Drain) { Resume-Drain; return }
     Write-FleetLog 'INFO' "watching IMDS at $($script:RfImdsEndpoint) for $($script:InstanceId) in $($script:AsgName) (every $($script:RfWatchIntervalSeconds)s; runner every $($script:RfPollIntervalSeconds)s)"
     $nextPoll = 0
+    $tickMs = [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()
     while ($true) {
         $script:RfCurrentStep = 'watch'
         try {
@@ -276,7 +277,10 @@ function Invoke-LifecycleAgent {
             Invoke-RunnerPoll
             $nextPoll = $now + $script:RfPollIntervalSeconds
         }
-        Start-Sleep -Seconds $script:RfWatchIntervalSeconds
+        # Reads start every RF_WATCH_INTERVAL_SECONDS whatever this round took.
+        $tickMs += $script:RfWatchIntervalSeconds * 1000
+        $waitMs = $tickMs - [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()
+        if ($waitMs -gt 0) { Start-Sleep -Milliseconds $waitMs } else { $tickMs = [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds() }
     }
 }
 
