@@ -135,16 +135,27 @@ agent_drain() {
   drain_finish
 }
 
+# drain_heartbeat_if_due: heartbeat the drain's hook when the interval has
+# passed; also called during the forced stop's wait, which can outlast a
+# short heartbeat timeout (30 s is allowed, the wait is 45 s).
+_next_heartbeat=0
+drain_heartbeat_if_due() {
+  [[ -n "$DRAIN_HOOK" ]] || return 0
+  (($(now_epoch) >= _next_heartbeat)) || return 0
+  lifecycle_heartbeat "$DRAIN_HOOK" || true
+  _next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
+}
+
 # drain_wait_for_runner: wait while the runner's main process lives (it exits
 # once its jobs end), heartbeating the hook, watching for a spot notice, and
 # forcing the stop at the deadline. The first checks come fast (an idle
 # runner exits within a fraction of a second), then every
 # RF_WATCH_INTERVAL_SECONDS.
 drain_wait_for_runner() {
-  local now next_heartbeat max_wait pause_ms=100 max_pause_ms=$((RF_WATCH_INTERVAL_SECONDS * 1000))
-  next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
+  local now max_wait pause_ms=100 max_pause_ms=$((RF_WATCH_INTERVAL_SECONDS * 1000))
+  _next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
   # A resumed drain heartbeats at once: the restart may have cost one.
-  ((DRAIN_RESUMED == 0)) || next_heartbeat=0
+  ((DRAIN_RESUMED == 0)) || _next_heartbeat=0
   while runner_main_running; do
     if [[ -z "$DRAIN_SPOT" ]] && spot_notice_pending; then
       drain_apply_spot "$SPOT_NOTICE"
@@ -159,13 +170,10 @@ drain_wait_for_runner() {
         max_wait=$((DRAIN_NOTICE_AT - RF_SPOT_UNREGISTER_RESERVE_SECONDS - now))
         ((max_wait >= 0)) || max_wait=0
       fi
-      runner_force_stop "$max_wait"
+      runner_force_stop "$max_wait" drain_heartbeat_if_due
       return 0
     fi
-    if [[ -n "$DRAIN_HOOK" ]] && ((now >= next_heartbeat)); then
-      lifecycle_heartbeat "$DRAIN_HOOK" || true
-      next_heartbeat=$(($(now_epoch) + RF_HEARTBEAT_INTERVAL_SECONDS))
-    fi
+    drain_heartbeat_if_due
     sleep "$((pause_ms / 1000)).$(printf '%03d' $((pause_ms % 1000)))"
     pause_ms=$((pause_ms * 2))
     ((pause_ms <= max_pause_ms)) || pause_ms="$max_pause_ms"

@@ -104,12 +104,21 @@ function Invoke-Drain {
     }
 }
 
+# Send-DrainHeartbeatIfDue: as drain_heartbeat_if_due; also called during
+# the forced stop's wait, which can outlast a 30 s heartbeat timeout.
+$script:NextHeartbeat = 0
+function Send-DrainHeartbeatIfDue {
+    if (-not $script:Drain.Hook -or (Get-EpochNow) -lt $script:NextHeartbeat) { return }
+    Send-LifecycleHeartbeat $script:Drain.Hook
+    $script:NextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
+}
+
 # Wait-DrainRunner: while the runner's process lives: spot notice, deadline
 # (forced stop), heartbeats; fast first checks, then every RF_WATCH_INTERVAL_SECONDS.
 function Wait-DrainRunner {
     $d = $script:Drain
-    $nextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
-    if ($d.Resumed) { $nextHeartbeat = 0 }
+    $script:NextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
+    if ($d.Resumed) { $script:NextHeartbeat = 0 }
     $pauseMs = 100
     while (Test-RunnerMainRunning) {
         if (-not $d.Spot) {
@@ -126,13 +135,10 @@ function Wait-DrainRunner {
             Write-FleetLog 'WARN' "jobs still running at the drain deadline ($($d.Reason))"
             $maxWait = $script:RfForcedStopWaitSeconds
             if ($d.NoticeAt -gt 0) { $maxWait = [Math]::Max(0, $d.NoticeAt - $script:RfSpotUnregisterReserveSeconds - $now) }
-            Stop-RunnerForcefully $maxWait
+            Stop-RunnerForcefully $maxWait { Send-DrainHeartbeatIfDue }
             return
         }
-        if ($d.Hook -and $now -ge $nextHeartbeat) {
-            Send-LifecycleHeartbeat $d.Hook
-            $nextHeartbeat = (Get-EpochNow) + $script:RfHeartbeatIntervalSeconds
-        }
+        Send-DrainHeartbeatIfDue
         Start-Sleep -Milliseconds $pauseMs
         $pauseMs = [Math]::Min($pauseMs * 2, $script:RfWatchIntervalSeconds * 1000)
     }

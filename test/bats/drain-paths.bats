@@ -69,7 +69,7 @@ scale_in() {
   [ "$(drain_state PHASE)" = finished ]
 }
 
-@test "drain deadline: SIGTERM to the main process, then the drain waits for it to exit before unregistering" {
+@test "drain deadline: SIGTERM to the main process, then the drain waits for it to exit, heartbeating, before unregistering" {
   write_env RF_MAX_DRAIN_SECONDS=3
   export RF_FORCED_STOP_WAIT_SECONDS=8
   # The runner needs 3 s after SIGTERM to abort its job and report it.
@@ -84,6 +84,13 @@ scale_in() {
   echo "sigterm_at=$sigterm_at unregistered_at=$unregistered_at"
   [ "$(count_calls '^systemctl kill --kill-whom=main --signal=SIGTERM gitlab-runner.service')" -eq 1 ]
   [ "$unregistered_at" -ge $((sigterm_at + 3)) ]
+  # The hook is heartbeated during that wait too (a 30 s heartbeat timeout is
+  # shorter than the 45 s forced wait).
+  kill=$(line_of '^systemctl kill')
+  unregister=$(line_of '^gitlab-runner unregister')
+  during=$(sed -n "${kill},${unregister}p" "$STUB_LOG" | grep -c 'record-lifecycle-action-heartbeat' || true)
+  echo "heartbeats during the forced wait: $during"
+  [ "$during" -ge 2 ]
   [ "$unregistered_at" -le $((sigterm_at + 5)) ]
   [ "$(line_of 'complete-lifecycle-action .*CONTINUE')" -gt "$(line_of '^gitlab-runner unregister')" ]
   grep -q 'main process exited after SIGTERM' "$RF_LOG_DIR/lifecycle-agent.log"

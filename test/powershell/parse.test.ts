@@ -85,6 +85,7 @@ const STEP_MAP: Record<string, string> = {
   drain_apply_spot: 'Set-DrainSpotNotice',
   drain_begin: 'Start-Drain',
   drain_wait_for_runner: 'Wait-DrainRunner',
+  drain_heartbeat_if_due: 'Send-DrainHeartbeatIfDue',
   drain_unregister: 'Invoke-DrainUnregister',
   drain_complete_once: 'Complete-DrainOnce',
   drain_finish: 'Complete-Drain',

@@ -307,13 +307,15 @@ runner_drain_begin() {
   systemctl stop --no-block "$RF_RUNNER_SERVICE"
 }
 
-# runner_force_stop [MAX_WAIT]: the drain ran out of time; SIGTERM to the
+# runner_force_stop [MAX_WAIT [ON_WAIT...]]: the drain ran out of time; SIGTERM to the
 # runner's main process (--kill-whom=main: job processes are not signalled
 # directly, the runner aborts them and reports them failed to GitLab instead
 # of leaving them running until timeout). Waits at most MAX_WAIT seconds
-# (default RF_FORCED_STOP_WAIT_SECONDS) for the main process to exit.
+# (default RF_FORCED_STOP_WAIT_SECONDS) for the main process to exit, running
+# ON_WAIT (e.g. the drain's heartbeat) between checks.
 runner_force_stop() {
   local max_wait="${1:-$RF_FORCED_STOP_WAIT_SECONDS}"
+  (($# == 0)) || shift
   ((max_wait <= RF_FORCED_STOP_WAIT_SECONDS)) || max_wait="$RF_FORCED_STOP_WAIT_SECONDS"
   if ! runner_main_running; then
     log_info "$RF_RUNNER_SERVICE has no main process left; nothing to force"
@@ -324,6 +326,7 @@ runner_force_stop() {
   # Wall-clock bound: the caller's spot deadline depends on it.
   local until=$(($(now_epoch) + max_wait))
   while runner_main_running && (($(now_epoch) < until)); do
+    (($# == 0)) || "$@" || true
     sleep 0.5
   done
   if runner_main_running; then

@@ -252,7 +252,8 @@ function Start-RunnerDrain {
 # its PID, never by name: job helpers are called gitlab-runner too) is ended.
 # Its jobs are not reported as aborted; GitLab fails them at their timeout.
 # The callers leave room for this wait and the unregister before the deadline.
-function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSeconds) {
+# OnWait (e.g. the drain's heartbeat) runs between checks while it waits.
+function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSeconds, [scriptblock]$OnWait = $null) {
     if ($MaxWaitSeconds -gt $script:RfForcedStopWaitSeconds) { $MaxWaitSeconds = $script:RfForcedStopWaitSeconds }
     if ($MaxWaitSeconds -lt 0) { $MaxWaitSeconds = 0 }
     $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$($script:RfRunnerService)'" -ErrorAction SilentlyContinue
@@ -262,7 +263,10 @@ function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSe
         & sc.exe stop $script:RfRunnerService | Out-Null
         Write-FleetLog 'INFO' "sc.exe stop exited $LASTEXITCODE"
         $deadline = (Get-EpochNow) + $MaxWaitSeconds
-        while ((Test-RunnerMainRunning) -and (Get-EpochNow) -lt $deadline) { Start-Sleep -Milliseconds 500 }
+        while ((Test-RunnerMainRunning) -and (Get-EpochNow) -lt $deadline) {
+            if ($OnWait) { & $OnWait }
+            Start-Sleep -Milliseconds 500
+        }
         if (-not (Test-RunnerMainRunning)) { return }
     } else {
         Write-FleetLog 'INFO' 'service is STOP_PENDING: a second sc.exe stop would fail with 1061; ending its process'
