@@ -13,7 +13,7 @@ manager_env() {
   write_env RF_EXECUTOR=docker-autoscaler RF_WORKER_GROUP=runners-test-workers RF_WORKER_USER=ec2-user \
     RF_WORKER_CAPACITY_PER_INSTANCE=2 RF_WORKER_MAX_USE_COUNT=1 RF_WORKER_MAX_INSTANCES=15 \
     RF_WORKER_IDLE_COUNT=3 RF_WORKER_IDLE_TIME_SECONDS=900 'RF_WORKER_IDLE_PERIODS=* 7-18 * * mon-fri;* 9-12 * * sat' \
-    RF_WORKER_TIME_ZONE=Europe/Berlin "$@"
+    RF_WORKER_TIME_ZONE=Europe/Berlin
 }
 
 @test "manager: AZRebalance off on the worker group, plugin installed after register and before the restart" {
