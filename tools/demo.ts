@@ -7,6 +7,11 @@
  * demo runner token in SSM on the way), deploys again (no changes), shows
  * `status`, previews a change, destroys the stack and stops the emulator.
  *
+ * `npm run demo -- --docker-autoscaler` runs the same life cycle with the
+ * docker-autoscaler preset instead: a one-instance on-demand manager group
+ * and a spot worker group at zero that the manager scales; it shows the
+ * worker group and previews raising the worker limit and idle slots.
+ *
  * The emulator creates the resources but runs no instance software: the
  * instances never register with GitLab here. The bats suite covers that side.
  */
@@ -15,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { isolatedEnv } from '../test/support/cli-process.ts';
 import { type EmulatorName, ROOT, startEmulator } from '../test/support/emulator.ts';
@@ -22,8 +28,27 @@ import { type EmulatorName, ROOT, startEmulator } from '../test/support/emulator
 // The demo's own SDK client runs on the Node of this machine; the warning is for users of the CLI image.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const emulatorName = (process.env.RUNNER_FLEET_DEMO_EMULATOR ?? 'moto') as EmulatorName;
-const STACK = 'runner-fleet-demo';
-const PRESET = join(ROOT, 'cfn/presets/linux-docker-autoscaling-spot.yaml');
+const DEMO_FLAGS = ['--docker-autoscaler'];
+const unknownFlags = process.argv.slice(2).filter((flag) => !DEMO_FLAGS.includes(flag));
+if (unknownFlags.length > 0) {
+  console.error(`demo: unknown argument ${unknownFlags.join(' ')}; use ${DEMO_FLAGS.join(' ')} or nothing`);
+  process.exit(2);
+}
+const dockerAutoscaler = process.argv.includes('--docker-autoscaler');
+const STACK = dockerAutoscaler ? 'runner-fleet-demo-da' : 'runner-fleet-demo';
+const PRESET = join(
+  ROOT,
+  dockerAutoscaler
+    ? 'cfn/presets/linux-docker-autoscaler-spot.yaml'
+    : 'cfn/presets/linux-docker-autoscaling-spot.yaml',
+);
+/** What the preview step changes, and how the demo says it. */
+const PREVIEW_CHANGE = dockerAutoscaler
+  ? {
+      what: 'allowing 30 workers and keeping 2 job slots idle on weekdays',
+      parameters: ['WorkerMaxInstances=30', 'WorkerIdleCount=2', 'WorkerIdlePeriods=* 7-18 * * mon-fri'],
+    }
+  : { what: 'raising the jobs per instance', parameters: ['RunnerConcurrentJobs=4'] };
 const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
 // Not a real token: made up per run (nothing token-shaped is committed), and
 // the emulator stores it like any SecureString.
@@ -116,7 +141,30 @@ async function main(): Promise<void> {
     banner('Status: the stack, the group and its instances');
     await expectExit('status', runFleet(['status', '--stack-name', STACK], env));
 
-    banner('Preview: what raising the jobs per instance would do (as a merge request would see it)');
+    if (dockerAutoscaler) {
+      banner('The two groups: one on-demand manager, and the workers it scales from zero');
+      const autoscaling = new AutoScalingClient({
+        endpoint: emulator.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      });
+      const groups = await autoscaling.send(
+        new DescribeAutoScalingGroupsCommand({
+          AutoScalingGroupNames: [`${STACK}-runners`, `${STACK}-workers`],
+        }),
+      );
+      autoscaling.destroy();
+      for (const group of groups.AutoScalingGroups ?? []) {
+        const split = group.MixedInstancesPolicy?.InstancesDistribution;
+        console.log(
+          `${group.AutoScalingGroupName}: min ${group.MinSize}, max ${group.MaxSize}, desired ${group.DesiredCapacity}, ` +
+            `on-demand base ${split?.OnDemandBaseCapacity} + ${split?.OnDemandPercentageAboveBaseCapacity}% above, ` +
+            `scale-in protected ${group.NewInstancesProtectedFromScaleIn === true}`,
+        );
+      }
+    }
+
+    banner(`Preview: what ${PREVIEW_CHANGE.what} would do (as a merge request would see it)`);
     await expectExit(
       'preview',
       runFleet(
@@ -126,8 +174,7 @@ async function main(): Promise<void> {
           STACK,
           '--template-file',
           TEMPLATE,
-          '--parameter',
-          'RunnerConcurrentJobs=4',
+          ...PREVIEW_CHANGE.parameters.flatMap((pair) => ['--parameter', pair]),
           '--markdown',
           join(work, 'preview.md'),
           '--terraform-report',

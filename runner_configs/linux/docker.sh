@@ -9,6 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
+. "$here/lib/extras.sh"
 
 executor_prepare() {
   if ! command -v docker >/dev/null 2>&1; then
@@ -19,7 +20,8 @@ executor_prepare() {
 }
 
 executor_template() {
-  cat <<TOML
+  {
+    cat <<TOML
 [[runners]]
   executor = "docker"
   [runners.docker]
@@ -28,7 +30,8 @@ executor_template() {
     volumes = ["/cache"]
     shm_size = 0
 TOML
-  runner_cache_toml
+    runner_cache_toml
+  } | runner_settings_apply
 }
 
 executor_name() { echo docker; }

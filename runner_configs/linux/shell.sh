@@ -9,6 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
+. "$here/lib/extras.sh"
 
 # Jobs run as the gitlab-runner user on the host: they need git.
 executor_prepare() {
@@ -16,8 +17,10 @@ executor_prepare() {
 }
 
 executor_template() {
-  printf '[[runners]]\n  executor = "shell"\n'
-  runner_cache_toml
+  {
+    printf '[[runners]]\n  executor = "shell"\n'
+    runner_cache_toml
+  } | runner_settings_apply
 }
 
 executor_name() { echo shell; }

@@ -8,6 +8,7 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'lib\Lifecycle.ps1')
 . (Join-Path $PSScriptRoot 'lib\Runner.ps1')
 . (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
+. (Join-Path $PSScriptRoot 'lib\Extras.ps1')
 
 function Initialize-ExecutorPrerequisites {
     $docker = Get-Service -Name 'docker' -ErrorAction SilentlyContinue
@@ -19,13 +20,13 @@ function Initialize-ExecutorPrerequisites {
 function Get-ExecutorImage { Get-Setting 'RF_DOCKER_IMAGE' 'mcr.microsoft.com/windows/servercore:ltsc2022' }
 
 function Get-ExecutorTemplate {
-    @"
+    Add-RunnerExtraSettings (@"
 [[runners]]
   executor = "docker-windows"
   [runners.docker]
     image = "$(Get-ExecutorImage)"
     volumes = ["c:\\cache"]
-"@ + "`n" + (Get-RunnerCacheToml)
+"@ + "`n" + (Get-RunnerCacheToml))
 }
 
 function Get-ExecutorName { 'docker-windows' }

@@ -7,6 +7,7 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'lib\Lifecycle.ps1')
 . (Join-Path $PSScriptRoot 'lib\Runner.ps1')
 . (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
+. (Join-Path $PSScriptRoot 'lib\Extras.ps1')
 
 # Jobs run in PowerShell on the host: they need git.
 function Initialize-ExecutorPrerequisites {
@@ -18,7 +19,7 @@ function Initialize-ExecutorPrerequisites {
 # Windows PowerShell 5.1 ("powershell"): on every Windows Server 2022 AMI;
 # pwsh (PowerShell 7) is not installed by default. Template and register use the same shell.
 function Get-ExecutorTemplate {
-    "[[runners]]`n  executor = `"shell`"`n  shell = `"powershell`"`n" + (Get-RunnerCacheToml)
+    Add-RunnerExtraSettings ("[[runners]]`n  executor = `"shell`"`n  shell = `"powershell`"`n" + (Get-RunnerCacheToml))
 }
 
 function Get-ExecutorName { 'shell' }

@@ -17,11 +17,15 @@ import { OperationError } from '../errors.ts';
 
 export const GROUP_OUTPUT_KEY = 'AutoScalingGroupName';
 const GROUP_RESOURCE_TYPE = 'AWS::AutoScaling::AutoScalingGroup';
+/** The runner (manager) group's logical id in cfn/runner-fleet.yaml. */
+const FLEET_GROUP_LOGICAL_ID = 'AutoScalingGroup';
 
 /**
  * The name of the stack's Auto Scaling group: the AutoScalingGroupName
  * output, or else the stack's one AWS::AutoScaling::AutoScalingGroup resource
- * (some endpoints keep no outputs after a change-set create).
+ * (some endpoints keep no outputs after a change-set create). With several
+ * groups (docker-autoscaler mode adds WorkerGroup), the fleet template's
+ * runner group is the one named AutoScalingGroup.
  */
 export async function groupNameOfStack(
   cfn: CloudFormationClient,
@@ -40,6 +44,8 @@ export async function groupNameOfStack(
   const groups = (response.StackResources ?? []).filter(
     (resource) => resource.ResourceType === GROUP_RESOURCE_TYPE && resource.PhysicalResourceId,
   );
+  const runners = groups.find((group) => group.LogicalResourceId === FLEET_GROUP_LOGICAL_ID);
+  if (groups.length > 1 && runners?.PhysicalResourceId) return runners.PhysicalResourceId;
   const [only, ...others] = groups;
   if (!only?.PhysicalResourceId) {
     throw new OperationError(

@@ -7,6 +7,7 @@ import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { parseKeyValuePairs, readParameterFile } from './parameters.ts';
+import { checkRunnerSettings } from './runner-settings.ts';
 import { checkGivenParameters } from './stack-parameters.ts';
 import { type LoadedTemplate, loadTemplate } from './template.ts';
 
@@ -58,6 +59,7 @@ export async function loadStackInputs(flags: StackInputFlags): Promise<StackInpu
   problems.push(...tagPairs.problems);
 
   if (template) problems.push(...checkGivenParameters(template.parameters, parameterValues));
+  problems.push(...checkRunnerSettings(parameterValues));
 
   if (problems.length > 0 || !template) throw new InputError(problems);
   return { stackName, template, parameterValues, tags: tagPairs.values };

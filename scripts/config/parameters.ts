@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { firstLine } from '../errors.ts';
 import { parseCloudFormationDocument } from './cfn-yaml.ts';
+import { RUNNER_SETTINGS_PARAMETERS } from './runner-settings.ts';
 import { describeFsError, isRecord, scalarToString } from './template.ts';
 
 export interface ParsedPairs {
@@ -75,6 +76,11 @@ export function parameterFileValues(path: string, document: unknown): ParsedPair
   }
   if (isRecord(document)) {
     for (const [key, value] of Object.entries(document)) {
+      // Runner settings may be written as a map; the stack takes them as one line of JSON.
+      if (isRecord(value) && Object.hasOwn(RUNNER_SETTINGS_PARAMETERS, key)) {
+        values.set(key, JSON.stringify(value));
+        continue;
+      }
       if (value === null || (typeof value === 'object' && !Array.isArray(value))) {
         problems.push(`parameters file ${path}: value of ${key} must be a string, number, boolean or list`);
         continue;

@@ -14,6 +14,7 @@ export type Effect =
   | 'replaces-asg'
   | 'removes-asg'
   | 'rolls-every-runner'
+  | 'changes-workers'
   | 'permissions'
   | 'token-reference'
   | 'network'
@@ -24,6 +25,7 @@ export const EFFECT_TEXT: Readonly<Record<Effect, string>> = {
   'replaces-asg': 'replaces the Auto Scaling Group',
   'removes-asg': 'removes the Auto Scaling Group',
   'rolls-every-runner': 'rolls every runner',
+  'changes-workers': 'changes the docker-autoscaler workers',
   permissions: 'changes permissions',
   'token-reference': 'changes the runner token reference',
   network: 'changes network access',
@@ -39,6 +41,8 @@ const EFFECT_WARNING: Partial<Record<Effect, string>> = {
   'removes-asg': 'the group and every instance in it are deleted',
   'rolls-every-runner':
     'a new launch template version: every runner is replaced by it on the next `runner-fleet roll` (instance refresh with drain) or when the group replaces an instance',
+  'changes-workers':
+    'workers launched after the update use the new settings; running jobs keep their workers, and the manager is not rolled for it',
   permissions: 'what the instances may do in AWS changes (IAM or a resource policy)',
   'token-reference':
     'the instances read the runner token from a different SSM parameter or secret; new instances register with it',
@@ -59,6 +63,12 @@ export const TOKEN_REFERENCE_PARAMETERS: ReadonlySet<string> = new Set([
 
 const AUTO_SCALING_GROUP = 'AWS::AutoScaling::AutoScalingGroup';
 const LAUNCH_TEMPLATE = 'AWS::EC2::LaunchTemplate';
+/**
+ * The launch template of the docker-autoscaler workers (cfn/runner-fleet.yaml):
+ * a new version reaches only workers launched afterwards, which the manager
+ * replaces job by job; no runner is rolled.
+ */
+const WORKER_LAUNCH_TEMPLATES: ReadonlySet<string> = new Set(['WorkerLaunchTemplate']);
 /** Resource types whose change grants or removes permissions (IAM, resource policies). */
 const PERMISSION_TYPES = new Set([
   'AWS::S3::BucketPolicy',
@@ -167,6 +177,11 @@ export interface PreviewReportInput {
 export interface ResourceRef {
   logicalId: string;
   type: string;
+  /**
+   * Whether the resource exists for these parameter values (its Condition);
+   * undefined when that cannot be told from the template alone.
+   */
+  existsWith?: (values: ReadonlyMap<string, string>) => boolean | undefined;
 }
 
 export function buildPreviewReport(input: PreviewReportInput): PreviewReport {
@@ -229,7 +244,9 @@ export function classifyResourceChange(
     if (replacement === 'True' || replacement === 'Conditional') effects.push('replaces-asg');
   }
   if (type === LAUNCH_TEMPLATE && changeSetType === 'UPDATE' && (action === 'Modify' || action === 'Add')) {
-    effects.push('rolls-every-runner');
+    effects.push(
+      WORKER_LAUNCH_TEMPLATES.has(change.LogicalResourceId ?? '') ? 'changes-workers' : 'rolls-every-runner',
+    );
   }
   if (type.startsWith('AWS::IAM::') || PERMISSION_TYPES.has(type)) effects.push('permissions');
   if (NETWORK_TYPES.has(type)) effects.push('network');
@@ -336,8 +353,14 @@ function describeCause(detail: ResourceChangeDetail): string | undefined {
 function parameterChanges(input: PreviewReportInput): ParameterChange[] {
   const before = new Map(input.stackParameters.map((p) => [p.ParameterKey ?? '', p]));
   const after = new Map(input.changeSetParameters.map((p) => [p.ParameterKey ?? '', p]));
+  const afterValues = new Map(
+    input.resolved.map((p) => [p.key, p.value ?? before.get(p.key)?.ParameterValue ?? ''] as const),
+  );
   const changes: ParameterChange[] = [];
   for (const parameter of input.resolved) {
+    // New in the template and left at its default: the template update's own
+    // resource changes show what it does; listing it would only add noise.
+    if (parameter.source === 'default' && !before.has(parameter.key)) continue;
     const declaration = input.declared.get(parameter.key);
     const ssmTyped = declaration?.type.startsWith('AWS::SSM::Parameter::Value<') === true;
     const old = before.get(parameter.key);
@@ -364,7 +387,10 @@ function parameterChanges(input: PreviewReportInput): ParameterChange[] {
       beforeText = oldValue === undefined ? '(none)' : printable(oldValue, parameter.key);
       afterText = printable(newValue, parameter.key);
     }
-    const users = input.parameterUsers.get(parameter.key) ?? [];
+    // Only resources that exist with the new values (a worker group only in docker-autoscaler mode).
+    const users = (input.parameterUsers.get(parameter.key) ?? []).filter(
+      (user) => user.existsWith?.(afterValues) !== false,
+    );
     changes.push({
       key: parameter.key,
       before: beforeText,
@@ -391,7 +417,9 @@ function parameterEffects(key: string, users: readonly ResourceRef[]): Effect[] 
   const effects: Effect[] = [];
   if (TOKEN_REFERENCE_PARAMETERS.has(key)) effects.push('token-reference');
   for (const user of users) {
-    if (user.type === LAUNCH_TEMPLATE) effects.push('rolls-every-runner');
+    if (user.type === LAUNCH_TEMPLATE) {
+      effects.push(WORKER_LAUNCH_TEMPLATES.has(user.logicalId) ? 'changes-workers' : 'rolls-every-runner');
+    }
     if (user.type.startsWith('AWS::IAM::') || PERMISSION_TYPES.has(user.type)) effects.push('permissions');
     if (NETWORK_TYPES.has(user.type)) effects.push('network');
   }
@@ -449,13 +477,63 @@ export function parameterUsers(document: unknown): Map<string, ResourceRef[]> {
     };
     if (typeof resource.Condition === 'string') note({ kind: 'condition', name: resource.Condition });
     walk(resource.Properties, note);
+    const condition = typeof resource.Condition === 'string' ? resource.Condition : undefined;
+    const existsWith = condition
+      ? (values: ReadonlyMap<string, string>) =>
+          evaluateCondition({ Condition: condition }, conditions, values)
+      : undefined;
     for (const name of used) {
       const list = users.get(name) ?? [];
-      list.push({ logicalId, type: String(resource.Type ?? '') });
+      list.push({ logicalId, type: String(resource.Type ?? ''), ...(existsWith ? { existsWith } : {}) });
       users.set(name, list);
     }
   }
   return users;
+}
+
+/**
+ * A condition's value for the given parameter values, as CloudFormation
+ * computes it (values compared as strings), for the functions the fleet's
+ * conditions use (Equals, Not, And, Or, Condition, Ref); undefined when it
+ * uses any other, such as Fn::Select on a list.
+ */
+export function evaluateCondition(
+  node: unknown,
+  conditions: Record<string, unknown>,
+  values: ReadonlyMap<string, string>,
+  seen: ReadonlySet<string> = new Set(),
+): boolean | undefined {
+  const value = (item: unknown): string | boolean | undefined => {
+    if (typeof item === 'string') return item;
+    if (isRecord(item) && typeof item.Ref === 'string') return values.get(item.Ref);
+    return evaluateCondition(item, conditions, values, seen);
+  };
+  if (!isRecord(node)) return undefined;
+  const [name, args] = Object.entries(node)[0] ?? [];
+  const list = Array.isArray(args) ? args : [];
+  switch (name) {
+    case 'Condition': {
+      if (typeof args !== 'string' || seen.has(args)) return undefined;
+      return evaluateCondition(conditions[args], conditions, values, new Set([...seen, args]));
+    }
+    case 'Fn::Equals': {
+      const [a, b] = [value(list[0]), value(list[1])];
+      return a === undefined || b === undefined ? undefined : String(a) === String(b);
+    }
+    case 'Fn::Not': {
+      const inner = evaluateCondition(list[0], conditions, values, seen);
+      return inner === undefined ? undefined : !inner;
+    }
+    case 'Fn::And':
+    case 'Fn::Or': {
+      const results = list.map((item) => evaluateCondition(item, conditions, values, seen));
+      if (name === 'Fn::And' && results.includes(false)) return false;
+      if (name === 'Fn::Or' && results.includes(true)) return true;
+      return results.includes(undefined) ? undefined : name === 'Fn::And';
+    }
+    default:
+      return undefined;
+  }
 }
 
 interface Reference {

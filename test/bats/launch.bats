@@ -30,7 +30,7 @@ bootstrap() { run "$LINUX_DIR/${1:-shell}.sh"; }
   [ "$verify" -gt "$restart" ]
   [ "$enable" -gt "$verify" ]
   [ "$complete" -gt "$enable" ]
-  [ -f "$STUB_DIR/units/gitlab-runner.service.active" ]
+  [ "$(unit_active_state gitlab-runner.service)" = active ]
   # The runner package of the pinned version, for this host's architecture.
   grep -qx "curl GET file://$T/fixtures/v17.11.1/rpm/gitlab-runner_$(bash -c 'case $(uname -m) in x86_64) echo amd64;; *) uname -m;; esac').rpm" "$STUB_LOG"
   [ "$(cat "$RF_RUNNER_CONFIG_DIR/.runner_system_id")" = s_56789abcdef0 ]

@@ -2,8 +2,9 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: assertions walk parsed template JSON whose shape the assertions themselves check.
 // biome-ignore-all lint/style/noNonNullAssertion: a missing element fails the assertion that follows, which is the point.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseTemplate } from '../../scripts/config/template.ts';
 import { branches, loadTemplate, walk } from './cfn-yaml.ts';
 
 const TEMPLATE_PATH = 'cfn/runner-fleet.yaml';
@@ -20,16 +21,19 @@ const launchData = props('LaunchTemplate').LaunchTemplateData as Record<string, 
 function userDataParts() {
   const join = launchData.UserData['Fn::Base64']['Fn::Join'] as [string, unknown[]];
   expect(join[0]).toBe('');
-  const [head, env, tail] = join[1] as any[];
+  const [head, env, workerEnv, tail] = join[1] as any[];
   const [cond, winHead, linuxHead] = head['Fn::If'];
-  const [cond2, winTail, linuxTail] = tail['Fn::If'];
-  expect([cond, cond2]).toEqual(['UseWindows', 'UseWindows']);
+  const [cond2, workerEnvSub, noWorkerEnv] = workerEnv['Fn::If'];
+  const [cond3, winTail, linuxTail] = tail['Fn::If'];
+  expect([cond, cond2, cond3]).toEqual(['UseWindows', 'UseDockerAutoscaler', 'UseWindows']);
+  expect(noWorkerEnv).toBe('');
   const text = (sub: any): string =>
     typeof sub['Fn::Sub'] === 'string' ? sub['Fn::Sub'] : sub['Fn::Sub'][0];
   return {
-    linux: text(linuxHead) + text(env) + text(linuxTail),
+    linux: text(linuxHead) + text(env) + text(workerEnvSub) + text(linuxTail),
     windows: text(winHead) + text(env) + text(winTail),
     env: text(env),
+    workerEnv: text(workerEnvSub),
     envVariables: env['Fn::Sub'][1] as Record<string, unknown>,
   };
 }
@@ -85,8 +89,8 @@ describe('runner-fleet.yaml launch template', () => {
   it('writes exactly the fleet.env keys of the instance contract', () => {
     const contract = readFileSync('docs/instance-contract.md', 'utf8');
     const contractKeys = [...contract.matchAll(/^\| `(RF_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
-    const envKeys = userDataParts()
-      .env.trim()
+    const envKeys = (userDataParts().env + userDataParts().workerEnv)
+      .trim()
       .split('\n')
       .map((line) => line.split('=')[0]);
     expect(contractKeys.length).toBeGreaterThan(10);
@@ -101,7 +105,7 @@ describe('runner-fleet.yaml launch template', () => {
     expect(linux).toContain("readonly bundle_sha256='${RunnerConfigBundleSha256}'");
     expect(linux).toMatch(/echo "\$bundle_sha256 {2}\$tmp" \| sha256sum --check/);
     expect(linux.indexOf('tar -xzf')).toBeGreaterThan(check);
-    expect(linux.indexOf('exec "$dir/${RunnerExecutor}.sh"')).toBeGreaterThan(check);
+    expect(linux.indexOf('exec "$dir/${Executor}.sh"')).toBeGreaterThan(check);
     // A mismatch abandons the launch instead of going on.
     expect(linux.slice(check, linux.indexOf('tar -xzf'))).toContain('abandon');
     expect(linux).toContain('--lifecycle-action-result ABANDON');
@@ -124,8 +128,10 @@ describe('runner-fleet.yaml launch template', () => {
     expect(() => execFileSync('bash', ['-n'], { input: rendered })).not.toThrow();
   });
 
-  it('fits CloudFormation TemplateBody (51,200 bytes) so the deployer needs no upload bucket', () => {
-    expect(statSync(TEMPLATE_PATH).size).toBeLessThan(51_200);
+  it('fits CloudFormation TemplateBody (51,200 bytes) as the deployer sends it, so no upload bucket is needed', () => {
+    // Over the limit as YAML, the deployer sends compact JSON (scripts/config/template.ts).
+    const sent = parseTemplate(TEMPLATE_PATH, readFileSync(TEMPLATE_PATH, 'utf8')).body;
+    expect(Buffer.byteLength(sent)).toBeLessThan(51_200);
   });
 });
 
@@ -214,11 +220,21 @@ describe('runner-fleet.yaml instance policy', () => {
     ]);
   });
 
-  it('attaches no managed policy, so no role gets ssm:GetParameter(s) on every parameter', () => {
+  it('attaches no managed policy of its own, so no role gets ssm:GetParameter(s) on every parameter', () => {
     for (const [name, r] of Object.entries(t.Resources)) {
+      if (name === 'InstanceRole') continue;
       expect((r.Properties as any)?.ManagedPolicyArns, name).toBeUndefined();
       expect(r.Type, name).not.toBe('AWS::IAM::ManagedPolicy');
     }
+    // Only the consumer's own list, empty by default, within the boundary.
+    expect(props('InstanceRole').ManagedPolicyArns).toEqual({
+      'Fn::If': [
+        'HasManagedPolicyArns',
+        { 'Fn::Split': [',', { Ref: 'InstanceRoleManagedPolicyArns' }] },
+        { Ref: 'AWS::NoValue' },
+      ],
+    });
+    expect(t.Parameters.InstanceRoleManagedPolicyArns?.Default).toBe('');
     expect(JSON.stringify(t)).not.toContain('AmazonSSMManagedInstanceCore');
     const ssmReads = statements.filter((s) =>
       [s.Action].flat().some((a: string) => /^ssm:GetParameters?$/.test(a)),
@@ -320,5 +336,122 @@ describe('runner-fleet.yaml rules and limits', () => {
     );
     expect(devices.linux.RootDevice).toBe('/dev/xvda');
     expect(devices.ubuntu.RootDevice).toBe('/dev/sda1');
+  });
+});
+
+describe('runner-fleet.yaml docker-autoscaler workers', () => {
+  const workers = props('WorkerGroup');
+  const workerData = props('WorkerLaunchTemplate').LaunchTemplateData as Record<string, any>;
+  const fleeting = props('ManagerFleetingPolicy').PolicyDocument.Statement as Record<string, any>[];
+  const sid = (name: string) => {
+    const statement = fleeting.find((s) => s.Sid === name);
+    if (!statement) throw new Error(`no statement ${name}`);
+    return statement;
+  };
+  const WORKER_GROUP_ARN =
+    'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-workers';
+
+  it('exist only in docker-autoscaler mode', () => {
+    for (const name of [
+      'WorkerGroup',
+      'WorkerLaunchTemplate',
+      'WorkerSecurityGroup',
+      'ManagerFleetingPolicy',
+    ]) {
+      expect(resource(name).Condition, name).toBe('UseDockerAutoscaler');
+    }
+    expect((t.Conditions as any).UseDockerAutoscaler).toEqual({
+      'Fn::Equals': [{ Ref: 'FleetMode' }, 'docker-autoscaler'],
+    });
+  });
+
+  it('start at zero, scale-in protected, with no hooks, no rebalancing and no desired capacity of their own', () => {
+    expect(workers.MinSize).toBe(0);
+    expect(workers.MaxSize).toEqual({ Ref: 'WorkerMaxInstances' });
+    expect(workers.DesiredCapacity).toBeUndefined();
+    expect(workers.NewInstancesProtectedFromScaleIn).toBe(true);
+    expect(workers.CapacityRebalance).toBe(false);
+    expect(workers.LifecycleHookSpecificationList).toBeUndefined();
+    for (const r of Object.values(t.Resources)) {
+      if (r.Type.startsWith('AWS::AutoScaling::') && r.Type !== 'AWS::AutoScaling::AutoScalingGroup') {
+        expect((r.Properties as any).AutoScalingGroupName).not.toEqual({ Ref: 'WorkerGroup' });
+      }
+    }
+  });
+
+  it('take the spot settings and instance types; the manager follows ManagerCapacityType', () => {
+    expect(workers.MixedInstancesPolicy.InstancesDistribution).toMatchObject({
+      OnDemandBaseCapacity: { Ref: 'OnDemandBaseCapacity' },
+      OnDemandPercentageAboveBaseCapacity: { Ref: 'OnDemandPercentageAboveBaseCapacity' },
+      SpotAllocationStrategy: { Ref: 'SpotAllocationStrategy' },
+    });
+    expect(workers.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual(
+      props('AutoScalingGroup').MixedInstancesPolicy.LaunchTemplate.Overrides,
+    );
+    expect(props('AutoScalingGroup').MixedInstancesPolicy.InstancesDistribution.OnDemandBaseCapacity).toEqual(
+      {
+        'Fn::If': [
+          'UseDockerAutoscaler',
+          { 'Fn::If': ['UseSpotManager', 0, 1] },
+          { Ref: 'OnDemandBaseCapacity' },
+        ],
+      },
+    );
+    expect(t.Parameters.ManagerCapacityType?.Default).toBe('on-demand');
+  });
+
+  it('have no role, IMDSv2 with one hop, and admit only SSH from the manager', () => {
+    expect(workerData.IamInstanceProfile).toBeUndefined();
+    expect(workerData.MetadataOptions).toEqual({
+      HttpEndpoint: 'enabled',
+      HttpTokens: 'required',
+      HttpPutResponseHopLimit: 1,
+    });
+    expect(workerData.NetworkInterfaces[0].Groups).toEqual([{ Ref: 'WorkerSecurityGroup' }]);
+    const ingress = props('WorkerSecurityGroup').SecurityGroupIngress as Record<string, unknown>[];
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 22,
+        ToPort: 22,
+        SourceSecurityGroupId: { Ref: 'SecurityGroup' },
+      }),
+    ]);
+    expect(resource('SecurityGroup').Condition).toBe('CreateManagerSecurityGroup');
+  });
+
+  it('let the manager scale and terminate only the worker group, and push keys only to its instances', () => {
+    expect(sid('ScaleWorkerGroupOnly')).toMatchObject({
+      Action: [
+        'autoscaling:SetDesiredCapacity',
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        'autoscaling:SuspendProcesses',
+      ],
+      Resource: { 'Fn::Sub': WORKER_GROUP_ARN },
+    });
+    expect(sid('SshKeysToWorkersOnly')).toMatchObject({
+      Action: 'ec2-instance-connect:SendSSHPublicKey',
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
+      Condition: {
+        StringEquals: {
+          'ec2:ResourceTag/aws:autoscaling:groupName': { 'Fn::Sub': '${AWS::StackName}-workers' },
+          'ec2:osuser': { 'Fn::FindInMap': ['OperatingSystems', { Ref: 'OperatingSystemFamily' }, 'User'] },
+        },
+      },
+    });
+    // Describe calls have no resource-level permissions in IAM: the only '*'.
+    const wildcard = fleeting.filter((s) => s.Resource === '*');
+    expect(wildcard.map((s) => s.Sid)).toEqual(['DescribeWorkers']);
+    expect(sid('DescribeWorkers').Action).toEqual([
+      'autoscaling:DescribeAutoScalingGroups',
+      'ec2:DescribeInstances',
+    ]);
+    expect(props('WorkerGroup').AutoScalingGroupName).toEqual({ 'Fn::Sub': '${AWS::StackName}-workers' });
+  });
+
+  it('write the worker settings into fleet.env only in docker-autoscaler mode', () => {
+    const { workerEnv } = userDataParts();
+    expect(workerEnv).toContain('RF_WORKER_GROUP=${AWS::StackName}-workers');
+    expect(workerEnv).toContain('RF_WORKER_MAX_USE_COUNT=${WorkerMaxUseCount}');
   });
 });

@@ -16,10 +16,15 @@ describe.each(TEMPLATES)('%s', (path) => {
   const t = loadTemplate(path);
   const iface = (t.Metadata as any)['AWS::CloudFormation::Interface'];
 
-  it('puts every parameter in exactly one group, with a label', () => {
+  it('puts every parameter in exactly one group, with a label where the template has room for labels', () => {
     const grouped = (iface.ParameterGroups as { Parameters: string[] }[]).flatMap((g) => g.Parameters);
     expect([...grouped].sort()).toEqual(Object.keys(t.Parameters).sort());
     expect(new Set(grouped).size).toBe(grouped.length);
+    // runner-fleet.yaml leaves labels out to stay within the TemplateBody limit.
+    if (path === 'cfn/runner-fleet.yaml') {
+      expect(iface.ParameterLabels).toBeUndefined();
+      return;
+    }
     for (const name of Object.keys(t.Parameters)) {
       expect(iface.ParameterLabels[name]?.default, name).toMatch(/\S/);
     }
@@ -214,15 +219,26 @@ describe('presets', () => {
     'RunnerConfigBundleSha256',
   ];
 
-  it('covers the easy buttons of the original', () => {
+  it('covers the easy buttons of the original and the docker-autoscaler shapes', () => {
     expect(files.sort()).toEqual([
+      'linux-docker-autoscaler-arm64.yaml',
+      'linux-docker-autoscaler-spot.yaml',
       'linux-docker-autoscaling-mixed.yaml',
+      'linux-docker-autoscaling-ondemand.yaml',
       'linux-docker-autoscaling-spot.yaml',
+      'linux-docker-hot-ha-ondemand.yaml',
       'linux-docker-warm-ha-ondemand.yaml',
       'linux-docker-warm-ha-spot.yaml',
       'windows-shell-autoscaling.yaml',
       'windows-shell-warm-ha.yaml',
     ]);
+  });
+
+  it('tells Graviton (arm64) instance types from the others', () => {
+    for (const type of ['m7g.large', 'c7gn.xlarge', 'm6gd.large', 't4g.small', 'a1.large', 'im4gn.large'])
+      expect(instanceTypeArchitecture(type), type).toBe('arm64');
+    for (const type of ['m7i.large', 'g4dn.xlarge', 'g4ad.xlarge', 'c6a.xlarge', 'gr6.4xlarge', 'm5zn.large'])
+      expect(instanceTypeArchitecture(type), type).toBe('amd64');
   });
 
   describe.each(files)('%s', (file) => {
@@ -248,6 +264,14 @@ describe('presets', () => {
       expect(JSON.stringify(preset)).not.toMatch(/glrt-|Token(Parameter|Secret)Name/);
     });
 
+    it("lists only instance types of the AMI's architecture", () => {
+      const image = String(preset.ImageIdParameter ?? t.Parameters.ImageIdParameter?.Default);
+      const amiArchitecture = /-arm64$/.test(image) ? 'arm64' : 'amd64';
+      const types = String(preset.InstanceTypes ?? t.Parameters.InstanceTypes?.Default).split(',');
+      for (const type of types)
+        expect(instanceTypeArchitecture(type), `${type} with ${image}`).toBe(amiArchitecture);
+    });
+
     it('pairs the OS with a matching AMI parameter', () => {
       const windows = preset.OperatingSystemFamily === 'windows';
       const image = String(preset.ImageIdParameter ?? t.Parameters.ImageIdParameter?.Default);
@@ -259,3 +283,15 @@ describe('presets', () => {
     });
   });
 });
+
+/**
+ * arm64 for AWS Graviton types: a 'g' among the letters after the
+ * generation digit (m7g, c7gn, m6gd, t4g, im4gn) or the first-generation a1;
+ * amd64 otherwise (g4dn and gr6 are GPU families with the 'g' in front).
+ */
+function instanceTypeArchitecture(type: string): 'arm64' | 'amd64' {
+  const family = type.split('.')[0] ?? '';
+  if (family === 'a1') return 'arm64';
+  const suffix = /^[a-z]+[0-9]+([a-z-]*)$/.exec(family)?.[1] ?? '';
+  return suffix.includes('g') ? 'arm64' : 'amd64';
+}

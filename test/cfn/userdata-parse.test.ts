@@ -23,6 +23,11 @@ const PLAUSIBLE: Record<string, string> = {
   RunnerConfigBundleUrl: 's3://runner-fleet-bundles/runner-configs/runner-configs-windows.zip',
   RunnerConfigBundleSha256: 'a'.repeat(64),
   RunnerExecutor: 'docker',
+  Executor: 'docker',
+  // JSON with quotes and braces: it must stay literal inside the here-string.
+  RunnerExtraSettings: '{"environment":["A=1"],"output_limit":8192}',
+  RunnerDockerExtraSettings:
+    '{"volumes":["C:\\\\cache"],"services":[{"name":"mcr.microsoft.com/mssql/server"}]}',
   LaunchHook: 'runner-fleet-launch',
   TerminateHook: 'runner-fleet-terminate',
   LogGroup: '/runner-fleet/runners-prod',
@@ -57,6 +62,8 @@ function render(node: unknown, windows: boolean): string {
     const record = node as Record<string, unknown>;
     if ('Fn::If' in record) {
       const [condition, whenTrue, whenFalse] = record['Fn::If'] as [string, unknown, unknown];
+      // docker-autoscaler mode is Linux only (Rule DockerAutoscalerManagerIsLinux).
+      if (condition === 'UseDockerAutoscaler') return render(whenFalse, windows);
       if (condition !== 'UseWindows') throw new Error(`unexpected condition ${condition} in UserData`);
       return render(windows ? whenTrue : whenFalse, windows);
     }

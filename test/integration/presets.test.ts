@@ -12,8 +12,9 @@
  * Windows presets get an AMI parameter of the test's own: a value a user may
  * give too.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CloudFormationClient,
   DescribeStacksCommand,
@@ -22,6 +23,7 @@ import {
 import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, ROOT, startEmulator } from '../support/emulator.ts';
@@ -31,6 +33,8 @@ const PRESETS = readdirSync(join(ROOT, 'cfn/presets'))
   .filter((file) => file.endsWith('.yaml'))
   .sort();
 const WINDOWS_AMI_PARAMETER = '/runner-fleet-test/windows-server-2022-ami';
+
+type Preset = Record<string, string | number> & { FleetMode: string };
 
 describe('presets on moto', () => {
   let emulator: Emulator;
@@ -67,10 +71,14 @@ describe('presets on moto', () => {
   });
   afterAll(async () => emulator?.stop());
 
-  it('has the six easy buttons of the original', () => {
+  it("has the original's easy buttons and the docker-autoscaler shapes", () => {
     expect(PRESETS).toEqual([
+      'linux-docker-autoscaler-arm64.yaml',
+      'linux-docker-autoscaler-spot.yaml',
       'linux-docker-autoscaling-mixed.yaml',
+      'linux-docker-autoscaling-ondemand.yaml',
       'linux-docker-autoscaling-spot.yaml',
+      'linux-docker-hot-ha-ondemand.yaml',
       'linux-docker-warm-ha-ondemand.yaml',
       'linux-docker-warm-ha-spot.yaml',
       'windows-shell-autoscaling.yaml',
@@ -105,7 +113,75 @@ describe('presets on moto', () => {
     expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
     const family = stack?.Parameters?.find((p) => p.ParameterKey === 'OperatingSystemFamily')?.ParameterValue;
     expect(family).toBe(preset.startsWith('windows-') ? 'windows' : 'linux');
+    const values = load(readFileSync(join(ROOT, 'cfn/presets', preset), 'utf8')) as Preset;
+    expect(stack?.Parameters?.find((p) => p.ParameterKey === 'FleetMode')?.ParameterValue).toBe(
+      values.FleetMode,
+    );
+    await expectLandedShape(stackName, values);
   });
+
+  /**
+   * What the groups on the emulator hold must be what the preset asks for:
+   * sizes per mode, the spot/on-demand split and strategy, and in
+   * docker-autoscaler mode a one-instance on-demand manager group beside a
+   * worker group that starts at zero, scale-in protected, without capacity
+   * rebalancing.
+   */
+  async function expectLandedShape(stackName: string, preset: Preset): Promise<void> {
+    const autoscaling = client(AutoScalingClient);
+    const groups = new Map(
+      (
+        (
+          await autoscaling.send(
+            new DescribeAutoScalingGroupsCommand({
+              AutoScalingGroupNames: [`${stackName}-runners`, `${stackName}-workers`],
+            }),
+          )
+        ).AutoScalingGroups ?? []
+      ).map((g) => [g.AutoScalingGroupName, g]),
+    );
+    autoscaling.destroy();
+    const runners = groups.get(`${stackName}-runners`);
+    const workers = groups.get(`${stackName}-workers`);
+    const distribution = (g: typeof runners) => g?.MixedInstancesPolicy?.InstancesDistribution;
+    const mode = preset.FleetMode;
+    const sizes: Record<string, [number, number]> = {
+      'warm-ha': [1, 1],
+      'hot-ha': [2, 2],
+      'docker-autoscaler': [1, 1],
+      autoscaling: [Number(preset.MinSize), Number(preset.MaxSize)],
+    };
+    expect([runners?.MinSize, runners?.MaxSize], `${mode} sizes`).toEqual(sizes[mode]);
+    const presetSplit = {
+      OnDemandBaseCapacity: Number(preset.OnDemandBaseCapacity),
+      OnDemandPercentageAboveBaseCapacity: Number(preset.OnDemandPercentageAboveBaseCapacity),
+    };
+    if (mode === 'docker-autoscaler') {
+      // The manager is on-demand; the preset's split and strategy are the workers'.
+      expect(distribution(runners)).toMatchObject({
+        OnDemandBaseCapacity: 1,
+        OnDemandPercentageAboveBaseCapacity: 100,
+      });
+      expect(workers, 'worker group').toBeDefined();
+      expect([workers?.MinSize, workers?.MaxSize]).toEqual([0, Number(preset.WorkerMaxInstances)]);
+      expect(workers?.DesiredCapacity).toBe(0);
+      expect(workers?.NewInstancesProtectedFromScaleIn).toBe(true);
+      expect(workers?.CapacityRebalance).toBe(false);
+      expect(distribution(workers)).toMatchObject({
+        ...presetSplit,
+        SpotAllocationStrategy: preset.SpotAllocationStrategy,
+      });
+      expect(
+        workers?.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateName,
+      ).toBe(`${stackName}-workers`);
+    } else {
+      expect(workers, 'no worker group outside docker-autoscaler mode').toBeUndefined();
+      expect(distribution(runners)).toMatchObject({
+        ...presetSplit,
+        ...(preset.SpotAllocationStrategy ? { SpotAllocationStrategy: preset.SpotAllocationStrategy } : {}),
+      });
+    }
+  }
 
   it('destroys a fleet, emptying its cache bucket first', async () => {
     const stackName = 'preset-linux-docker-autoscaling-spot';

@@ -53,7 +53,8 @@ const STEP_MAP: Record<string, string> = {
   runner_register: 'Register-Runner',
   runner_verify: 'Test-RunnerVerified',
   runner_service_start: 'Start-RunnerService',
-  runner_service_active: 'Test-RunnerServiceActive',
+  runner_unit_state: 'Get-RunnerServiceState',
+  runner_main_running: 'Test-RunnerMainRunning',
   runner_metric: 'Get-RunnerMetric',
   runner_busy_jobs: 'Get-RunnerBusyJobs',
   runner_drain_begin: 'Start-RunnerDrain',
@@ -78,7 +79,20 @@ const STEP_MAP: Record<string, string> = {
   cwagent_install: 'Install-CloudWatchAgent',
   aws_cli_install: 'Install-AwsCli',
   protection_update: 'Update-ScaleInProtection',
+  runner_settings_apply: 'Add-RunnerExtraSettings',
   agent_main: 'Invoke-LifecycleAgent',
+  drain_state_save: 'Save-DrainState',
+  drain_state_load: 'Read-DrainState',
+  drain_apply_spot: 'Set-DrainSpotNotice',
+  drain_begin: 'Start-Drain',
+  drain_wait_for_runner: 'Wait-DrainRunner',
+  drain_heartbeat_if_due: 'Send-DrainHeartbeatIfDue',
+  drain_unregister: 'Invoke-DrainUnregister',
+  drain_complete_once: 'Complete-DrainOnce',
+  drain_finish: 'Complete-Drain',
+  drain_resume: 'Resume-Drain',
+  runner_poll: 'Invoke-RunnerPoll',
+  metrics_publish_background: 'Start-FleetMetricsPublish',
 };
 // Platform plumbing with no counterpart, and why.
 const LINUX_ONLY = new Set([
@@ -95,12 +109,30 @@ const LINUX_ONLY = new Set([
   'runner_package_arch', // deb/rpm file names; Windows downloads the one .exe
   'runner_service_restart',
   'runner_restart_after_register', // the Linux package's post-install starts the service; Windows installs it only after register
+  // FleetMode docker-autoscaler is Linux only (Rule DockerAutoscalerManagerIsLinux): docker-autoscaler.sh, lib/fleeting.sh.
+  'executor_after_register',
+  'fleeting_settings',
+  'fleeting_periods_toml',
+  'fleeting_autoscaler_toml',
+  'fleeting_suspend_az_rebalance',
+  'fleeting_service_dropin',
+  'fleeting_install_plugin',
+  '_drain_on_exit', // EXIT trap of a drain; catch/finally in Invoke-Drain
+  '_drain_on_signal', // TERM/INT/HUP trap; a stopped scheduled task is ended without running any handler, the state stays
 ]);
+/** Linux scripts with no Windows counterpart, for the reason above. */
+const LINUX_ONLY_SCRIPTS = new Set(['docker-autoscaler', 'lib/fleeting']);
 const WINDOWS_ONLY = new Set([
   'Get-Setting', // environment override helper (bash uses ${VAR:-default})
   'Protect-RunnerFile', // icacls; chmod 0600 in bash
   'Install-RunnerService', // gitlab-runner install (Windows service); the Linux package ships the unit
   'Get-ExecutorImage', // docker.ps1 helper
+  // Extras.ps1 helpers; lib/runner_settings.py does their work on Linux.
+  'ConvertTo-TomlKey',
+  'ConvertTo-TomlValue',
+  'Get-TomlLineKey',
+  'Add-TomlTableSettings',
+  'Assert-RunnerStopIsGraceful', // Windows service stop drains only since gitlab-runner 13.10.0; the Linux drop-in sends SIGQUIT itself
 ]);
 
 function filesUnder(dir: string, suffix: string): string[] {
@@ -190,7 +222,9 @@ describe('Linux and Windows define the same steps', () => {
   it('the same script names on both sides', () => {
     const base = (files: string[], dir: string, ext: string) =>
       files.map((f) => relative(dir, f).replace(ext, '').toLowerCase()).sort();
-    expect(base(psFiles, windowsDir, '.ps1')).toEqual(base(shFiles, linuxDir, '.sh'));
+    expect(base(psFiles, windowsDir, '.ps1')).toEqual(
+      base(shFiles, linuxDir, '.sh').filter((name) => !LINUX_ONLY_SCRIPTS.has(name)),
+    );
   });
 
   it.each(Object.entries(STEP_MAP))('bash %s has PowerShell %s', (bash, power) => {
@@ -263,7 +297,61 @@ describe('Windows behaviour that parsing alone would not catch', () => {
     expect(publish).toMatch(
       /"MetricName=MemoryUtilization,Unit=Percent,Value=\$memory,Dimensions=\[\{\$dim\}\]"/,
     );
-    expect(read('lifecycle-agent.ps1')).toMatch(/Publish-FleetMetrics \$busy \$concurrent/);
+    expect(read('lifecycle-agent.ps1')).toMatch(/Start-FleetMetricsPublish \$busy \$concurrent/);
+    expect(lifecycle).toMatch(/Publish-FleetMetrics \$Busy \$Concurrent -NoWait/);
+  });
+
+  it('the drain waits on the service process, not on the service status', () => {
+    const agent = read('lifecycle-agent.ps1');
+    const wait = agent.slice(
+      agent.indexOf('function Wait-DrainRunner'),
+      agent.indexOf('function Invoke-DrainUnregister'),
+    );
+    expect(wait).toMatch(/while \(Test-RunnerMainRunning\)/);
+    const runner = read('lib/Runner.ps1');
+    const main = runner.slice(
+      runner.indexOf('function Test-RunnerMainRunning'),
+      runner.indexOf('function Get-RunnerMetric'),
+    );
+    expect(main).toMatch(/\$service\.ProcessId/);
+    expect(main).toMatch(/Get-Process -Id \$runnerPid/);
+  });
+
+  it('unregister and CONTINUE run in finally, whatever failed before them, and the unregister is bounded', () => {
+    const agent = read('lifecycle-agent.ps1');
+    const drain = agent.slice(
+      agent.indexOf('function Invoke-Drain'),
+      agent.indexOf('function Wait-DrainRunner'),
+    );
+    expect(drain).toMatch(/catch \{[\s\S]*Stop-RunnerForcefully[\s\S]*\} finally \{\s*Complete-Drain\s*\}/);
+    const complete = agent.slice(
+      agent.indexOf('function Complete-Drain {'),
+      agent.indexOf('function Resume-Drain'),
+    );
+    expect(complete.indexOf('Invoke-DrainUnregister')).toBeLessThan(complete.indexOf('Complete-DrainOnce'));
+    const runner = read('lib/Runner.ps1');
+    const unregister = runner.slice(runner.indexOf('function Unregister-RunnerManager'));
+    expect(unregister).toMatch(/WaitForExit\(\$MaxSeconds \* 1000\)/);
+    expect(unregister).toMatch(/Stop-Process -Id \$process\.Id/);
+  });
+
+  it('refuses gitlab-runner versions whose Windows service stop is not graceful (before 13.10.0)', () => {
+    const runner = read('lib/Runner.ps1');
+    expect(runner).toMatch(/\$script:RfGracefulServiceStopVersion = \[version\]'13\.10\.0'/);
+    const install = runner.slice(
+      runner.indexOf('function Install-GitLabRunner'),
+      runner.indexOf('# Read-RunnerToken'),
+    );
+    expect(install.match(/Assert-RunnerStopIsGraceful/g)?.length).toBe(3);
+  });
+
+  it('a 401 from IMDS renews the token once inside the same read', () => {
+    const imds = read('lib/Imds.ps1');
+    const get = imds.slice(
+      imds.indexOf('function Get-ImdsValue'),
+      imds.indexOf('function Get-ImdsInstanceId'),
+    );
+    expect(get).toMatch(/\$status -eq 401\) \{\s*\$script:ImdsToken = ''\s*if \(-not \$renewed\)/);
   });
 
   it('the CloudWatch agent is installed from the official MSI when missing', () => {

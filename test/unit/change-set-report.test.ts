@@ -410,3 +410,31 @@ describe('Markdown escaping', () => {
     expect(markdown).toContain('Change set `cs` was kept for review; it is not executed by this job.');
   });
 });
+
+describe('docker-autoscaler workers in the preview', () => {
+  it('labels a new worker launch template version as a worker change, not a roll of every runner', () => {
+    const worker = classifyResourceChange(
+      {
+        Action: 'Modify',
+        LogicalResourceId: 'WorkerLaunchTemplate',
+        ResourceType: 'AWS::EC2::LaunchTemplate',
+        Replacement: 'False',
+      },
+      'UPDATE',
+    );
+    expect(worker.effects).toEqual(['changes-workers']);
+  });
+
+  it('lists as users of a parameter only the resources that exist with the new values', () => {
+    const users = (key: string, fleetMode: string) =>
+      (fleetUsers.get(key) ?? [])
+        .filter((user) => user.existsWith?.(new Map([['FleetMode', fleetMode]])) !== false)
+        .map((user) => user.logicalId);
+    expect(users('WorkerMaxInstances', 'docker-autoscaler')).toEqual(['LaunchTemplate', 'WorkerGroup']);
+    expect(users('ImageIdParameter', 'autoscaling')).toEqual(['LaunchTemplate']);
+    expect(users('ImageIdParameter', 'docker-autoscaler')).toEqual([
+      'LaunchTemplate',
+      'WorkerLaunchTemplate',
+    ]);
+  });
+});

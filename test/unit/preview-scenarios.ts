@@ -35,6 +35,11 @@ export const SCENARIO_INPUTS: Record<string, Record<string, string>> = {
   'instance-type-change': { InstanceTypes: 'c7i.large,c6i.large' },
   'iam-change': { RunnerTokenParameterName: '/runner-fleet/prod/token-2026' },
   'asg-replacement': {},
+  'docker-autoscaler-workers': {
+    WorkerMaxInstances: '20',
+    WorkerIdleCount: '2',
+    WorkerIdlePeriods: '* 7-18 * * mon-fri',
+  },
 };
 
 export function expectGolden(name: string, actual: string): void {

@@ -262,10 +262,16 @@ bootstrap_main() {
   step install-runner runner_install "${RF_RUNNER_VERSION:-latest}"
   local template
   template="$RF_STATE_DIR/runner-template.toml"
-  executor_template | write_if_changed "$template" 0600 || true
+  # Rendered first: a failing template (bad extra settings) must stop the
+  # launch, which `... | write_if_changed || true` would hide.
+  local rendered
+  rendered="$(executor_template)" || die "could not render the [[runners]] template"
+  printf '%s\n' "$rendered" | write_if_changed "$template" 0600 || true
   local -a extra=()
   mapfile -t extra < <(executor_register_args)
   step register runner_register "$RF_STACK_NAME-$RF_INSTANCE_ID" "$(executor_name)" "$template" "${extra[@]}"
+  # Optional: what an executor needs from the registered config.toml (docker-autoscaler.sh).
+  if declare -F executor_after_register >/dev/null; then step after-register executor_after_register; fi
   step restart-runner runner_restart_after_register
   step verify runner_verify
   step start-runner runner_service_start

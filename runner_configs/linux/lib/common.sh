@@ -14,14 +14,37 @@ readonly RF_LOG_DIR="${RF_LOG_DIR:-/var/log/runner-fleet}"
 readonly RF_RUNNER_CONFIG_DIR="${RF_RUNNER_CONFIG_DIR:-/etc/gitlab-runner}"
 readonly RF_SYSTEMD_DIR="${RF_SYSTEMD_DIR:-/etc/systemd/system}"
 readonly RF_CWAGENT_CONFIG_DIR="${RF_CWAGENT_CONFIG_DIR:-/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d}"
-readonly RF_RUNNER_METRICS_URL="${RF_RUNNER_METRICS_URL:-http://127.0.0.1:9252/metrics}"
+# The runner's Prometheus listener (config.toml listen_address), loopback only.
+readonly RF_RUNNER_LISTEN_ADDRESS="${RF_RUNNER_LISTEN_ADDRESS:-127.0.0.1:9252}"
+readonly RF_RUNNER_METRICS_URL="${RF_RUNNER_METRICS_URL:-http://$RF_RUNNER_LISTEN_ADDRESS/metrics}"
 readonly RF_MEMINFO_FILE="${RF_MEMINFO_FILE:-/proc/meminfo}"
 readonly RF_RUNNER_DOWNLOAD_BASE="${RF_RUNNER_DOWNLOAD_BASE:-https://gitlab-runner-downloads.s3.amazonaws.com}"
 
+# The drain's own state, so an agent restarted mid-drain (systemd Restart=)
+# resumes the same drain with the same deadline instead of starting over.
+readonly RF_DRAIN_STATE_FILE="${RF_DRAIN_STATE_FILE:-$RF_STATE_DIR/drain.state}"
+
 # ---- named timeouts -----------------------------------------------------------
-# The agent's main loop period. A spot notice gives 120 s; polling every 5 s
-# loses at most 5 s of it, and IMDS allows far more requests than this.
+# How often the agent reads target-lifecycle-state and spot/instance-action,
+# and how often a drain checks the runner's main process. 1 s keeps an idle
+# instance's Terminating -> CONTINUE under 3 s in its worst phase (detection
+# <= 1 s, then stop, unregister and complete); two link-local GETs a second
+# are far below IMDS's per-instance throttling (AWS's node termination
+# handler polls at a similar rate), and the runner's metrics are not read
+# at this rate (RF_POLL_INTERVAL_SECONDS).
+readonly RF_WATCH_INTERVAL_SECONDS="${RF_WATCH_INTERVAL_SECONDS:-1}"
+# How often the agent reads the runner's busy slots (scale-in protection) and
+# the rebalance recommendation: neither needs to be faster, and the metrics
+# endpoint is the runner's own HTTP server.
 readonly RF_POLL_INTERVAL_SECONDS="${RF_POLL_INTERVAL_SECONDS:-5}"
+# gitlab-runner unregister is one DELETE to GitLab, but the runner's HTTP
+# client waits up to 60 minutes for an answer (common/consts.go,
+# DefaultNetworkClientTimeout): a hanging GitLab would stop
+# the drain's heartbeats and eat the spot reserve. 15 s covers a slow GitLab,
+# fits in RF_SPOT_UNREGISTER_RESERVE_SECONDS with time left to complete the
+# lifecycle action, and is far below the heartbeat interval. A manager left
+# behind goes stale and GitLab removes it after 7 days.
+readonly RF_UNREGISTER_TIMEOUT_SECONDS="${RF_UNREGISTER_TIMEOUT_SECONDS:-15}"
 # The contract publishes its metrics every 60 s (CloudWatch standard resolution).
 readonly RF_METRICS_INTERVAL_SECONDS="${RF_METRICS_INTERVAL_SECONDS:-60}"
 # Time kept back from the 2-minute spot notice to unregister and flush logs
@@ -67,8 +90,10 @@ RF_CURRENT_STEP="${RF_CURRENT_STEP:-start}"
 log() {
   local level="$1"
   shift
-  local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) ${RF_SCRIPT_NAME}[$$] $level step=$RF_CURRENT_STEP: $*"
+  local stamp line
+  # printf's own clock, not date: no process per log line (the drain logs on its clock).
+  TZ=UTC0 printf -v stamp '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  line="$stamp ${RF_SCRIPT_NAME}[$$] $level step=$RF_CURRENT_STEP: $*"
   printf '%s\n' "$line" >&2
   if [[ -d "$RF_LOG_DIR" ]]; then
     printf '%s\n' "$line" >>"$RF_LOG_DIR/$RF_SCRIPT_NAME.log" 2>/dev/null || true
@@ -163,4 +188,4 @@ marker_set() {
 }
 marker_has() { [[ -f "$RF_STATE_DIR/$1" ]]; }
 
-now_epoch() { date +%s; }
+now_epoch() { printf '%(%s)T\n' -1; }

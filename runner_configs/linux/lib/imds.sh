@@ -26,7 +26,15 @@ _imds_refresh_token() {
   fi
 }
 
-# _imds_fetch PATH: one GET; exit 0 with body, 4 on 404 (not present), 1 otherwise.
+# IMDS_VALUE: the value the last successful imds_get read. Reads return it
+# here, not on stdout, so that imds_get runs in the caller's shell and a token
+# it renews or drops (401) stays renewed or dropped for the next read; inside
+# $(...) every later read would pay a 401 and a retry again.
+# shellcheck disable=SC2034 # read by the callers (lifecycle.sh, the agent)
+IMDS_VALUE=""
+
+# _imds_fetch PATH: one GET into IMDS_VALUE; exit 0 with the value, 4 on 404
+# (not present), 5 on 401 (token expired or revoked: dropped here), 1 otherwise.
 _imds_fetch() {
   local path="$1" body status
   body="$(curl -sS -w '\n%{http_code}' \
@@ -36,17 +44,25 @@ _imds_fetch() {
   status="${body##*$'\n'}"
   body="${body%$'\n'*}"
   case "$status" in
-    200) printf '%s' "$body" ;;
+    200) IMDS_VALUE="$body" ;;
     404) return 4 ;;
-    401) _imds_token="" && return 1 ;; # expired token: the retry fetches a new one
+    401)
+      _imds_token=""
+      return 5
+      ;;
     *) return 1 ;;
   esac
 }
 
-# imds_get PATH: print a metadata value; retries transient failures.
-# Exit 4 means "not present" (404), which is an answer, not a failure.
+# imds_get PATH: read a metadata value into IMDS_VALUE; retries transient
+# failures. Exit 4 means "not present" (404), which is an answer, not a
+# failure. A 401 drops the token and retries at once with a new one, without
+# counting as a failed attempt (once per read: a second 401 is a failure).
+# Never call it inside $(...): see IMDS_VALUE.
 imds_get() {
-  local path="$1" attempt=1 delay="$RF_RETRY_BASE_SECONDS" status
+  local path="$1" attempt=1 delay="$RF_RETRY_BASE_SECONDS" status renewed=""
+  # shellcheck disable=SC2034 # see IMDS_VALUE above
+  IMDS_VALUE=""
   while true; do
     if _imds_refresh_token && _imds_fetch "$path"; then
       return 0
@@ -54,6 +70,11 @@ imds_get() {
       status=$?
     fi
     ((status == 4)) && return 4
+    if ((status == 5)) && [[ -z "$renewed" ]]; then
+      renewed=1
+      log_info "IMDS token refused (401) for $path; fetching a new one"
+      continue
+    fi
     if ((attempt >= RF_RETRY_ATTEMPTS)); then
       log_warn "IMDS $path unavailable after $attempt attempts"
       return 1
@@ -65,6 +86,7 @@ imds_get() {
   done
 }
 
+# Each sets IMDS_VALUE (see imds_get).
 imds_instance_id() { imds_get instance-id; }
 imds_region() { imds_get placement/region; }
 # The group name is not in fleet.env (see docs/instance-contract.md): it comes

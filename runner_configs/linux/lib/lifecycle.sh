@@ -8,22 +8,25 @@
 # (logged) instead of exiting, so the agent can retry; the bootstrap's step
 # fails on it under set -e.
 fleet_identity() {
-  RF_INSTANCE_ID="$(imds_instance_id)" || {
+  imds_instance_id || {
     log_error "cannot read instance-id from IMDS at $RF_IMDS_ENDPOINT"
     return 1
   }
+  RF_INSTANCE_ID="$IMDS_VALUE"
   # RF_ASG_NAME from the environment wins: for emulators without instance tags.
   if [[ -z "${RF_ASG_NAME:-}" ]]; then
-    RF_ASG_NAME="$(imds_asg_name)" || {
+    imds_asg_name || {
       log_error "cannot read tag aws:autoscaling:groupName from IMDS; the launch template must enable InstanceMetadataTags"
       return 1
     }
+    RF_ASG_NAME="$IMDS_VALUE"
   fi
   if [[ -z "${RF_REGION:-}" ]]; then
-    RF_REGION="$(imds_region)" || {
+    imds_region || {
       log_error "cannot read the region from IMDS"
       return 1
     }
+    RF_REGION="$IMDS_VALUE"
   fi
   export RF_INSTANCE_ID RF_ASG_NAME RF_REGION
 }

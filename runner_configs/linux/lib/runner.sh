@@ -158,7 +158,7 @@ check_interval = 3
 # Bounds only the forceful path (SIGTERM); a drain uses SIGQUIT and waits for jobs.
 shutdown_timeout = $RF_RUNNER_SHUTDOWN_TIMEOUT_SECONDS
 # Prometheus metrics for the lifecycle agent (busy slots); loopback only.
-listen_address = "127.0.0.1:9252"
+listen_address = "$RF_RUNNER_LISTEN_ADDRESS"
 
 [session_server]
   session_timeout = 1800
@@ -261,13 +261,40 @@ runner_service_restart() {
   systemctl restart "$RF_RUNNER_SERVICE"
 }
 
-runner_service_active() { systemctl is-active --quiet "$RF_RUNNER_SERVICE"; }
+# runner_unit_state: read the unit's ActiveState, SubState and MainPID into
+# RF_RUNNER_ACTIVE_STATE, RF_RUNNER_SUB_STATE and RF_RUNNER_MAIN_PID (in the
+# caller's shell). Fails when systemctl gives no usable answer. Keys are
+# matched by name: systemctl prints them in its own order, not the -p order.
+runner_unit_state() {
+  local out key value
+  RF_RUNNER_ACTIVE_STATE="" RF_RUNNER_SUB_STATE="" RF_RUNNER_MAIN_PID=""
+  out="$(systemctl show -p ActiveState,SubState,MainPID "$RF_RUNNER_SERVICE" 2>/dev/null)" || return 1
+  while IFS='=' read -r key value; do
+    case "$key" in
+      ActiveState) RF_RUNNER_ACTIVE_STATE="$value" ;;
+      SubState) RF_RUNNER_SUB_STATE="$value" ;;
+      MainPID) RF_RUNNER_MAIN_PID="$value" ;;
+    esac
+  done <<<"$out"
+  [[ "$RF_RUNNER_MAIN_PID" =~ ^[0-9]+$ && -n "$RF_RUNNER_ACTIVE_STATE" ]]
+}
+
+# runner_main_running: true while the runner's main process lives. Never
+# `systemctl is-active`: while a SIGQUIT stop lets jobs finish the unit is
+# `deactivating` and is-active prints that and exits 3, as if it had
+# stopped. When systemctl gives no answer the runner counts as running: a
+# drain then keeps waiting (and heartbeating) until its deadline rather than
+# unregistering under running jobs.
+runner_main_running() {
+  runner_unit_state || return 0
+  ((RF_RUNNER_MAIN_PID > 0))
+}
 
 # runner_metric NAME: sum of one metric over all label sets; fails when the
 # endpoint does not answer.
 runner_metric() {
   local name="$1" text
-  text="$(curl -fsS --max-time 5 "$RF_RUNNER_METRICS_URL")" || return 1
+  text="$(curl -fsS --max-time 2 "$RF_RUNNER_METRICS_URL")" || return 1
   awk -v m="$name" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }' <<<"$text"
 }
 runner_busy_jobs() { runner_metric gitlab_runner_jobs; }
@@ -280,35 +307,55 @@ runner_drain_begin() {
   systemctl stop --no-block "$RF_RUNNER_SERVICE"
 }
 
-# runner_force_stop [MAX_WAIT]: the drain ran out of time; SIGTERM to the
+# runner_force_stop [MAX_WAIT [ON_WAIT...]]: the drain ran out of time; SIGTERM to the
 # runner's main process (--kill-whom=main: job processes are not signalled
 # directly, the runner aborts them and reports them failed to GitLab instead
 # of leaving them running until timeout). Waits at most MAX_WAIT seconds
-# (default RF_FORCED_STOP_WAIT_SECONDS) for it to exit.
+# (default RF_FORCED_STOP_WAIT_SECONDS) for the main process to exit, running
+# ON_WAIT (e.g. the drain's heartbeat) between checks.
 runner_force_stop() {
   local max_wait="${1:-$RF_FORCED_STOP_WAIT_SECONDS}"
+  (($# == 0)) || shift
   ((max_wait <= RF_FORCED_STOP_WAIT_SECONDS)) || max_wait="$RF_FORCED_STOP_WAIT_SECONDS"
-  log_warn "sending SIGTERM to $RF_RUNNER_SERVICE: running jobs are aborted (waiting up to ${max_wait}s)"
+  if ! runner_main_running; then
+    log_info "$RF_RUNNER_SERVICE has no main process left; nothing to force"
+    return 0
+  fi
+  log_warn "sending SIGTERM to $RF_RUNNER_SERVICE (main PID ${RF_RUNNER_MAIN_PID:-?}, $RF_RUNNER_ACTIVE_STATE/$RF_RUNNER_SUB_STATE): running jobs are aborted (waiting up to ${max_wait}s)"
   systemctl kill --kill-whom=main --signal=SIGTERM "$RF_RUNNER_SERVICE" || true
   # Wall-clock bound: the caller's spot deadline depends on it.
   local until=$(($(now_epoch) + max_wait))
-  while runner_service_active && (($(now_epoch) < until)); do
-    sleep 1
+  while runner_main_running && (($(now_epoch) < until)); do
+    (($# == 0)) || "$@" || true
+    sleep 0.5
   done
-  runner_service_active && log_warn "$RF_RUNNER_SERVICE still stopping after ${max_wait}s; unregistering anyway"
+  if runner_main_running; then
+    log_warn "$RF_RUNNER_SERVICE main process still running after ${max_wait}s; unregistering anyway"
+  else
+    log_info "$RF_RUNNER_SERVICE main process exited after SIGTERM"
+  fi
   return 0
 }
 
-# runner_unregister: remove this host's runner manager only. With glrt-
-# tokens `unregister --all-runners` calls DELETE /api/v4/runners/managers
-# with this host's system_id (commands/unregister.go), leaving other
-# instances of the same runner alone.
+# runner_unregister [MAX_SECONDS]: remove this host's runner manager only.
+# With glrt- tokens `unregister --all-runners` calls DELETE
+# /api/v4/runners/managers with this host's system_id (commands/unregister.go),
+# leaving other instances of the same runner alone. Bounded in time
+# (default RF_UNREGISTER_TIMEOUT_SECONDS): GitLab not answering must not hold
+# the drain.
 runner_unregister() {
+  local bound="${1:-$RF_UNREGISTER_TIMEOUT_SECONDS}" status=0
+  ((bound >= 1)) || bound=1
   if ! runner_is_registered; then
     log_info "no runner in config.toml; nothing to unregister"
     return 0
   fi
-  gitlab-runner unregister --config "$RF_RUNNER_CONFIG" --all-runners || return 1
+  timeout --kill-after=2 "$bound" gitlab-runner unregister --config "$RF_RUNNER_CONFIG" --all-runners || status=$?
+  if ((status == 124 || status == 137)); then
+    log_error "gitlab-runner unregister did not finish within ${bound}s (GitLab not answering); stopped it"
+    return 1
+  fi
+  ((status == 0)) || return 1
   # gitlab-runner logs a failed unregister but keeps the entry and exits 0.
   if runner_is_registered; then
     log_error "gitlab-runner unregister left the runner in config.toml"

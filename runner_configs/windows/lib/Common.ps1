@@ -16,12 +16,25 @@ $script:RfEnvFile = Get-Setting 'RF_ENV_FILE' (Join-Path $script:RfRoot 'fleet.e
 $script:RfStateDir = Get-Setting 'RF_STATE_DIR' (Join-Path $script:RfRoot 'state')
 $script:RfLogDir = Get-Setting 'RF_LOG_DIR' (Join-Path $script:RfRoot 'logs')
 $script:RfRunnerDir = Get-Setting 'RF_RUNNER_CONFIG_DIR' 'C:\GitLab-Runner'
-$script:RfRunnerMetricsUrl = Get-Setting 'RF_RUNNER_METRICS_URL' 'http://127.0.0.1:9252/metrics'
+# The runner's Prometheus listener (config.toml listen_address), loopback only.
+$script:RfRunnerListenAddress = Get-Setting 'RF_RUNNER_LISTEN_ADDRESS' '127.0.0.1:9252'
+$script:RfRunnerMetricsUrl = Get-Setting 'RF_RUNNER_METRICS_URL' "http://$($script:RfRunnerListenAddress)/metrics"
 $script:RfRunnerDownloadBase = Get-Setting 'RF_RUNNER_DOWNLOAD_BASE' 'https://gitlab-runner-downloads.s3.amazonaws.com'
 
+# A drain's own state: an agent restarted mid-drain resumes the same drain.
+$script:RfDrainStateFile = Get-Setting 'RF_DRAIN_STATE_FILE' (Join-Path $script:RfStateDir 'drain.state')
+
 # ---- named timeouts: same names, values and reasons as lib/common.sh ----
-# Agent loop period: a spot notice gives 120 s; 5 s polling loses at most 5 s.
+# IMDS lifecycle-state and spot reads, and the drain's runner checks: 1 s keeps
+# an idle Terminating -> CONTINUE under 3 s; two link-local GETs a second are
+# far below IMDS throttling.
+$script:RfWatchIntervalSeconds = [int](Get-Setting 'RF_WATCH_INTERVAL_SECONDS' 1)
+# Busy slots (scale-in protection) and the rebalance recommendation.
 $script:RfPollIntervalSeconds = [int](Get-Setting 'RF_POLL_INTERVAL_SECONDS' 5)
+# gitlab-runner unregister: one DELETE, but the runner's HTTP client waits up
+# to 60 min (common/consts.go); 15 s covers a slow GitLab and fits in the spot
+# reserve. A manager left behind goes stale and GitLab removes it after 7 days.
+$script:RfUnregisterTimeoutSeconds = [int](Get-Setting 'RF_UNREGISTER_TIMEOUT_SECONDS' 15)
 # The contract publishes its metrics every 60 s (CloudWatch standard resolution).
 $script:RfMetricsIntervalSeconds = [int](Get-Setting 'RF_METRICS_INTERVAL_SECONDS' 60)
 # Kept back from the 2-minute spot notice to unregister and flush logs.

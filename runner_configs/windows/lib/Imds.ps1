@@ -15,21 +15,32 @@ function Update-ImdsToken {
     $script:ImdsTokenAt = $now
 }
 
-# Get-ImdsValue PATH: the value, or $null when the path is absent (404).
+# Get-ImdsValue PATH: the value, or $null when the path is absent (404). A
+# 401 (token expired or revoked) drops the token and retries at once with a
+# new one, once per read and without a back-off attempt; the token lives in
+# script scope, so the new one serves the later reads too.
 function Get-ImdsValue([string]$Path) {
     Invoke-WithRetry "IMDS $Path" {
-        Update-ImdsToken
-        try {
-            $response = Invoke-WebRequest -Uri "$($script:RfImdsEndpoint)/latest/meta-data/$Path" `
-                -Headers @{ 'X-aws-ec2-metadata-token' = $script:ImdsToken } `
-                -TimeoutSec $script:RfImdsMaxTimeSeconds -UseBasicParsing
-            return [string]$response.Content
-        } catch [System.Net.WebException] {
-            $status = 0
-            if ($_.Exception.Response) { $status = [int]$_.Exception.Response.StatusCode }
-            if ($status -eq 404) { return $null }
-            if ($status -eq 401) { $script:ImdsToken = '' }
-            throw
+        for ($renewed = $false; ; $renewed = $true) {
+            Update-ImdsToken
+            try {
+                $response = Invoke-WebRequest -Uri "$($script:RfImdsEndpoint)/latest/meta-data/$Path" `
+                    -Headers @{ 'X-aws-ec2-metadata-token' = $script:ImdsToken } `
+                    -TimeoutSec $script:RfImdsMaxTimeSeconds -UseBasicParsing
+                return [string]$response.Content
+            } catch [System.Net.WebException] {
+                $status = 0
+                if ($_.Exception.Response) { $status = [int]$_.Exception.Response.StatusCode }
+                if ($status -eq 404) { return $null }
+                if ($status -eq 401) {
+                    $script:ImdsToken = ''
+                    if (-not $renewed) {
+                        Write-FleetLog 'INFO' "IMDS token refused (401) for $Path; fetching a new one"
+                        continue
+                    }
+                }
+                throw
+            }
         }
     }
 }

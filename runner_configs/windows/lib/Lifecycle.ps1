@@ -83,7 +83,9 @@ function Get-MemoryUtilization {
 
 # The contract's metrics in one call: the three slot metrics and
 # MemoryUtilization (left out, with a warning, when it cannot be read).
-function Publish-FleetMetrics([int]$Busy, [int]$Concurrent) {
+# With -NoWait the AWS CLI runs as its own process and the call returns at
+# once (Start-FleetMetricsPublish), so the agent's watch never waits for it.
+function Publish-FleetMetrics([int]$Busy, [int]$Concurrent, [switch]$NoWait) {
     $saturation = 0
     if ($Concurrent -gt 0) { $saturation = [int][Math]::Floor($Busy * 100 / $Concurrent) }
     $dim = "Name=AutoScalingGroupName,Value=$($script:AsgName)"
@@ -97,5 +99,22 @@ function Publish-FleetMetrics([int]$Busy, [int]$Concurrent) {
     } catch {
         Write-FleetLog 'WARN' "cannot read Win32_OperatingSystem memory; MemoryUtilization not published: $($_.Exception.Message)"
     }
-    Invoke-Aws (@('cloudwatch', 'put-metric-data', '--namespace', $env:RF_METRICS_NAMESPACE, '--metric-data') + $data) | Out-Null
+    $arguments = @('cloudwatch', 'put-metric-data', '--namespace', $env:RF_METRICS_NAMESPACE, '--metric-data') + $data
+    if ($NoWait) {
+        $script:MetricsProcess = Start-Process -FilePath 'aws' -ArgumentList (@('--region', $env:RF_REGION) + $arguments) -NoNewWindow -PassThru
+        return
+    }
+    Invoke-Aws $arguments | Out-Null
+}
+
+# Start-FleetMetricsPublish BUSY CONCURRENT: as metrics_publish_background in
+# bash: put-metric-data (an AWS CLI start, about a second) off the watch
+# loop; a publish still running skips this one.
+$script:MetricsProcess = $null
+function Start-FleetMetricsPublish([int]$Busy, [int]$Concurrent) {
+    if ($script:MetricsProcess -and -not $script:MetricsProcess.HasExited) {
+        Write-FleetLog 'WARN' 'previous put-metric-data still running; skipping this one'
+        return
+    }
+    Publish-FleetMetrics $Busy $Concurrent -NoWait
 }

@@ -1,7 +1,15 @@
 # gitlab-runner on this host; mirrors runner_configs/linux/lib/runner.sh.
 # On Windows the runner turns a service stop (SCM stop) into SIGQUIT, a
-# graceful drain (commands/multi.go in gitlab-runner), so Stop-Service drains.
+# graceful drain, so Stop-Service drains: kardianos/service calls the
+# runner's RunCommand.Stop on the SCM's stop control, and Stop sets the stop
+# signal to SIGQUIT when GOOS is windows (commands/multi.go). That conversion
+# came with gitlab-runner commit c5dff92c "Allow graceful termination on
+# Windows" (MR !2739), first released in v13.10.0; before it a service stop
+# was SIGINT, which aborts running jobs. Older versions are refused.
 Set-StrictMode -Version Latest
+
+# The first gitlab-runner whose Windows service stop is graceful (see above).
+$script:RfGracefulServiceStopVersion = [version]'13.10.0'
 
 $script:RfRunnerService = 'gitlab-runner'
 $script:RfRunnerExe = Join-Path $script:RfRunnerDir 'gitlab-runner.exe'
@@ -42,9 +50,24 @@ function Get-RunnerInstalledVersion {
     return $null
 }
 
+# Assert-RunnerStopIsGraceful VERSION: refuse a gitlab-runner whose service
+# stop aborts jobs instead of draining them ('latest' is always newer).
+function Assert-RunnerStopIsGraceful([string]$Version) {
+    if ($Version -eq 'latest') { return }
+    $parsed = $null
+    if (-not [version]::TryParse(($Version -replace '[-+~].*$', ''), [ref]$parsed)) {
+        Stop-WithError "gitlab-runner version '$Version' does not parse; set RF_RUNNER_VERSION to latest or a version like 17.11.1"
+    }
+    if ($parsed -lt $script:RfGracefulServiceStopVersion) {
+        Stop-WithError "gitlab-runner $Version stops its Windows service by aborting running jobs (graceful service stop since $($script:RfGracefulServiceStopVersion)); set RF_RUNNER_VERSION to $($script:RfGracefulServiceStopVersion) or later"
+    }
+}
+
 function Install-GitLabRunner([string]$Version) {
+    Assert-RunnerStopIsGraceful $Version
     $have = Get-RunnerInstalledVersion
     if ($have -and ($Version -eq 'latest' -or $have -eq $Version)) {
+        Assert-RunnerStopIsGraceful $have
         Write-FleetLog 'INFO' "gitlab-runner $have already installed"
         return
     }
@@ -63,7 +86,9 @@ function Install-GitLabRunner([string]$Version) {
     New-Item -ItemType Directory -Path $script:RfRunnerDir -Force | Out-Null
     if (Get-Service -Name $script:RfRunnerService -ErrorAction SilentlyContinue) { Stop-Service -Name $script:RfRunnerService }
     Move-Item -LiteralPath $tmp -Destination $script:RfRunnerExe -Force
-    Write-FleetLog 'INFO' "installed gitlab-runner $(Get-RunnerInstalledVersion)"
+    $installed = Get-RunnerInstalledVersion
+    Assert-RunnerStopIsGraceful $installed
+    Write-FleetLog 'INFO' "installed gitlab-runner $installed"
 }
 
 # Read-RunnerToken: from SSM or Secrets Manager; never logged.
@@ -99,7 +124,7 @@ concurrent = $Concurrent
 check_interval = 3
 # Bounds only the forceful path; a drain (service stop = SIGQUIT) waits for jobs.
 shutdown_timeout = $($script:RfRunnerShutdownTimeoutSeconds)
-listen_address = "127.0.0.1:9252"
+listen_address = "$($script:RfRunnerListenAddress)"
 
 [session_server]
   session_timeout = 1800
@@ -175,9 +200,27 @@ function Start-RunnerService {
     (Get-Service -Name $script:RfRunnerService).WaitForStatus('Running', [TimeSpan]::FromSeconds($script:RfServiceStartTimeoutSeconds))
 }
 
-function Test-RunnerServiceActive {
-    $service = Get-Service -Name $script:RfRunnerService -ErrorAction SilentlyContinue
-    return ($null -ne $service -and $service.Status -ne 'Stopped')
+# Get-RunnerServiceState: the service's State and ProcessId (Win32_Service),
+# or $null when they cannot be read.
+function Get-RunnerServiceState {
+    try {
+        return Get-CimInstance -ClassName Win32_Service -Filter "Name='$($script:RfRunnerService)'" -ErrorAction Stop
+    } catch {
+        Write-FleetLog 'WARN' "cannot read the state of $($script:RfRunnerService): $($_.Exception.Message)"
+        return $null
+    }
+}
+
+# Test-RunnerMainRunning: true while the service's process lives (also while
+# it is STOP_PENDING and finishing jobs). When the state cannot be read the
+# runner counts as running, as in bash: the drain waits until its deadline
+# rather than unregistering under running jobs.
+function Test-RunnerMainRunning {
+    $service = Get-RunnerServiceState
+    if ($null -eq $service) { return $true }
+    $runnerPid = [int]$service.ProcessId
+    if ($runnerPid -le 0) { return $false }
+    return $null -ne (Get-Process -Id $runnerPid -ErrorAction SilentlyContinue)
 }
 
 function Get-RunnerMetric([string]$Name) {
@@ -209,7 +252,8 @@ function Start-RunnerDrain {
 # its PID, never by name: job helpers are called gitlab-runner too) is ended.
 # Its jobs are not reported as aborted; GitLab fails them at their timeout.
 # The callers leave room for this wait and the unregister before the deadline.
-function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSeconds) {
+# OnWait (e.g. the drain's heartbeat) runs between checks while it waits.
+function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSeconds, [scriptblock]$OnWait = $null) {
     if ($MaxWaitSeconds -gt $script:RfForcedStopWaitSeconds) { $MaxWaitSeconds = $script:RfForcedStopWaitSeconds }
     if ($MaxWaitSeconds -lt 0) { $MaxWaitSeconds = 0 }
     $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='$($script:RfRunnerService)'" -ErrorAction SilentlyContinue
@@ -219,8 +263,11 @@ function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSe
         & sc.exe stop $script:RfRunnerService | Out-Null
         Write-FleetLog 'INFO' "sc.exe stop exited $LASTEXITCODE"
         $deadline = (Get-EpochNow) + $MaxWaitSeconds
-        while ((Test-RunnerServiceActive) -and (Get-EpochNow) -lt $deadline) { Start-Sleep -Seconds 1 }
-        if (-not (Test-RunnerServiceActive)) { return }
+        while ((Test-RunnerMainRunning) -and (Get-EpochNow) -lt $deadline) {
+            if ($OnWait) { & $OnWait }
+            Start-Sleep -Milliseconds 500
+        }
+        if (-not (Test-RunnerMainRunning)) { return }
     } else {
         Write-FleetLog 'INFO' 'service is STOP_PENDING: a second sc.exe stop would fail with 1061; ending its process'
     }
@@ -232,11 +279,22 @@ function Stop-RunnerForcefully([int]$MaxWaitSeconds = $script:RfForcedStopWaitSe
     }
 }
 
-# Unregister-RunnerManager: with glrt- tokens, removes only this system_id's manager.
-function Unregister-RunnerManager {
+# Unregister-RunnerManager [MaxSeconds]: with glrt- tokens, removes only
+# this system_id's manager. Bounded (default RF_UNREGISTER_TIMEOUT_SECONDS):
+# GitLab not answering must not hold the drain; the process is then ended.
+function Unregister-RunnerManager([int]$MaxSeconds = $script:RfUnregisterTimeoutSeconds) {
     if (-not (Test-RunnerRegistered)) { Write-FleetLog 'INFO' 'no runner in config.toml; nothing to unregister'; return $true }
-    & $script:RfRunnerExe unregister --config $script:RfRunnerConfig --all-runners
-    if ($LASTEXITCODE -ne 0 -or (Test-RunnerRegistered)) {
+    if ($MaxSeconds -lt 1) { $MaxSeconds = 1 }
+    $process = Start-Process -FilePath $script:RfRunnerExe -NoNewWindow -PassThru `
+        -ArgumentList @('unregister', '--config', "`"$($script:RfRunnerConfig)`"", '--all-runners')
+    # Reading Handle now keeps ExitCode available after the process ends (.NET caches it).
+    $null = $process.Handle
+    if (-not $process.WaitForExit($MaxSeconds * 1000)) {
+        Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
+        Write-FleetLog 'ERROR' "gitlab-runner unregister did not finish within $($MaxSeconds)s (GitLab not answering); stopped it"
+        return $false
+    }
+    if ($process.ExitCode -ne 0 -or (Test-RunnerRegistered)) {
         Write-FleetLog 'ERROR' 'gitlab-runner unregister left the runner in config.toml'
         return $false
     }

@@ -4,7 +4,9 @@
 # intervals through the scripts' environment overrides.
 
 REPO_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-LINUX_DIR="$REPO_ROOT/runner_configs/linux"
+# RF_TEST_LINUX_DIR runs the scenarios against another copy of the scripts
+# (to show that a new test fails on the version before a fix).
+LINUX_DIR="${RF_TEST_LINUX_DIR:-$REPO_ROOT/runner_configs/linux}"
 IMDS_DOUBLE="$REPO_ROOT/test/doubles/imds/imds_double.py"
 TEST_TOKEN="glrt-TESTSECRET-7f3a9c2e1b"
 
@@ -117,6 +119,14 @@ mark() { printf 'EVENT %s\n' "$1" >>"$STUB_LOG"; }
 
 runner_running() { mkdir -p "$STUB_DIR/units" && touch "$STUB_DIR/units/gitlab-runner.service.active"; }
 
+# unit_active_state UNIT: the stub's ActiveState of UNIT, without recording a call.
+unit_active_state() {
+  local f="$STUB_DIR/units/$1.state"
+  if [[ -e "$STUB_DIR/units/$1.active" ]]; then echo active
+  elif [[ -f "$f" ]]; then cut -d' ' -f1 "$f"
+  else echo inactive; fi
+}
+
 start_agent() {
   "$LINUX_DIR/lifecycle-agent.sh" >>"$T/agent.out" 2>&1 &
   AGENT_PID=$!
@@ -127,7 +137,12 @@ wait_for_agent() {
   local limit="$1" i
   for ((i = 0; i < limit * 10; i++)); do
     # shellcheck disable=SC2034 # AGENT_STATUS is read by the tests
-    kill -0 "$AGENT_PID" 2>/dev/null || { wait "$AGENT_PID"; AGENT_STATUS=$?; AGENT_PID=""; return 0; }
+    kill -0 "$AGENT_PID" 2>/dev/null || {
+      AGENT_STATUS=0
+      wait "$AGENT_PID" || AGENT_STATUS=$?
+      AGENT_PID=""
+      return 0
+    }
     sleep 0.1
   done
   echo "agent still running after ${limit}s; output:" >&2

@@ -4,6 +4,30 @@
 # docker, and the pass-throughs curl and uname (linked under those names). Each call appends its argv as one line
 # to $STUB_LOG; behaviour is switched by files in $STUB_DIR. It never records
 # environment values, only whether a token variable was set.
+#
+# systemctl follows systemd's unit states for the runner's service (checked
+# against systemd 252, the version Amazon Linux 2023 ships, and its source:
+# src/systemctl/systemctl-is-active.c, src/core/service.c):
+#  - start/restart: ActiveState=active, SubState=running, a MainPID.
+#  - stop (with the drop-in: KillSignal=SIGQUIT, KillMode=process): the runner
+#    gets SIGQUIT. Idle, it exits at once (inactive/dead, MainPID=0). With jobs
+#    running ($STUB_DIR/metrics) the unit stays ActiveState=deactivating,
+#    SubState=stop-sigterm (systemd names the phase, whatever KillSignal is),
+#    MainPID unchanged, until the jobs end; then inactive/dead, MainPID=0.
+#    --no-block returns at once; a blocking stop waits for that end.
+#  - is-active prints the ActiveState (unless --quiet) and exits 0 only for
+#    active, reloading and refreshing, else 3 (LSB "program is not running"):
+#    so `deactivating` exits 3 while jobs still run.
+#  - show -p ActiveState,SubState,MainPID prints Key=value lines in systemd's
+#    order (the Service properties such as MainPID before the Unit ones),
+#    not in the order asked.
+#  - kill --kill-whom=main --signal=SIGTERM: the runner aborts its jobs and
+#    exits (after $STUB_DIR/sigterm-exit-seconds when that file exists);
+#    without a main process it fails like systemctl ("No main process").
+# Not modelled: Restart= after a main process exits on its own (the scripts
+# never signal a unit that is not stopping), activating, reload.
+# test/bats/systemctl-stub.bats runs the same stop against a real systemd
+# user manager and requires the same answers, line for line.
 set -Euo pipefail
 name="$(basename "$0")"
 : "${STUB_DIR:?}" "${STUB_LOG:?}"
@@ -43,6 +67,8 @@ line="$name $*"
 [[ -n "${CI_SERVER_TOKEN:-}" ]] && line+=" [env CI_SERVER_TOKEN set]"
 [[ -n "${REGISTRATION_TOKEN:-}" ]] && line+=" [env REGISTRATION_TOKEN set]"
 printf '%s\n' "$line" >>"$STUB_LOG"
+# The benchmarks time calls: "<epoch seconds with ns> <argv>" when asked.
+[[ -z "${STUB_CLOCK_LOG:-}" ]] || printf '%s %s\n' "$(date +%s.%N)" "$line" >>"$STUB_CLOCK_LOG"
 
 flag() { [[ -e "$STUB_DIR/$1" ]]; }
 busy_jobs() {
@@ -54,6 +80,113 @@ config_arg() {
     [[ "$prev" == --config ]] && { echo "$a"; return; }
     prev="$a"
   done
+}
+
+# ---- systemctl: the unit state machine described in the header ----------
+units="$STUB_DIR/units"
+unit_file() { echo "$units/$1.state"; }
+# unit_read UNIT: ActiveState SubState MainPID into the globals.
+unit_read() {
+  ACTIVE=inactive SUB=dead MAINPID=0
+  [[ -f "$(unit_file "$1")" ]] && read -r ACTIVE SUB MAINPID <"$(unit_file "$1")"
+  # runner_running and the package's post-install mark a started unit with .active.
+  if [[ -e "$units/$1.active" ]]; then
+    rm -f "$units/$1.active"
+    unit_start "$1"
+  fi
+}
+unit_write() { mkdir -p "$units" && echo "$2 $3 $4" >"$(unit_file "$1")"; }
+unit_start() {
+  local pid=$(( $(cat "$units/next-pid" 2>/dev/null || echo 4100) + 1 ))
+  mkdir -p "$units" && echo "$pid" >"$units/next-pid"
+  ACTIVE=active SUB=running MAINPID="$pid"
+  unit_write "$1" active running "$pid"
+}
+# unit_settle UNIT: let time pass: a stopping runner exits when its jobs end,
+# or, after SIGTERM, when its abort is done.
+unit_settle() {
+  unit_read "$1"
+  [[ "$ACTIVE" == deactivating ]] || return 0
+  if [[ -f "$units/$1.sigterm-exit-at" ]]; then
+    (($(date +%s) >= $(cat "$units/$1.sigterm-exit-at"))) || return 0
+    rm -f "$units/$1.sigterm-exit-at"
+  elif (($(busy_jobs) > 0)); then
+    return 0
+  fi
+  ACTIVE=inactive SUB=dead MAINPID=0
+  unit_write "$1" inactive dead 0
+}
+systemctl_stub() {
+  local -a args=()
+  local a quiet="" block=1 props=""
+  for a in "$@"; do
+    case "$a" in
+      --quiet) quiet=1 ;;
+      --no-block) block="" ;;
+      --property=*) props="${a#--property=}" ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  local verb="${args[0]:-}" unit="${args[1]:-}" i
+  if [[ "$verb" == show ]]; then
+    for ((i = 1; i < ${#args[@]}; i++)); do
+      if [[ "${args[i]}" == -p ]]; then props="${args[i + 1]}"; unit="${args[i + 2]:-}"; fi
+    done
+  fi
+  if [[ "$verb" == kill ]]; then unit="${args[${#args[@]} - 1]}"; fi
+  [[ -n "$unit" && "$unit" != *.* ]] && unit="$unit.service"
+  mkdir -p "$units"
+  case "$verb" in
+    is-active)
+      unit_settle "$unit"
+      [[ -n "$quiet" ]] || echo "$ACTIVE"
+      [[ "$ACTIVE" == active || "$ACTIVE" == reloading || "$ACTIVE" == refreshing ]] || exit 3 ;;
+    show)
+      unit_settle "$unit"
+      local p
+      for p in MainPID ActiveState SubState; do
+        [[ ",$props," == *",$p,"* ]] || continue
+        case "$p" in
+          MainPID) echo "MainPID=$MAINPID" ;;
+          ActiveState) echo "ActiveState=$ACTIVE" ;;
+          SubState) echo "SubState=$SUB" ;;
+        esac
+      done ;;
+    is-enabled) [[ -e "$units/$unit.enabled" ]] ;;
+    enable) touch "$units/$unit.enabled" ;;
+    disable) rm -f "$units/$unit.enabled" ;;
+    start)
+      unit_settle "$unit"
+      [[ "$ACTIVE" == active ]] || unit_start "$unit" ;;
+    restart) unit_start "$unit" ;;
+    stop)
+      unit_settle "$unit"
+      if [[ "$ACTIVE" == active ]]; then
+        unit_write "$unit" deactivating stop-sigterm "$MAINPID"
+        unit_settle "$unit"
+      fi
+      if [[ -n "$block" ]]; then
+        for ((i = 0; i < 600; i++)); do
+          unit_settle "$unit"
+          [[ "$ACTIVE" == deactivating ]] || break
+          sleep 0.1
+        done
+      fi ;;
+    kill)
+      unit_settle "$unit"
+      if ((MAINPID == 0)); then
+        echo "Failed to kill unit $unit: No main process to kill" >&2
+        exit 1
+      fi
+      date +%s >"$STUB_DIR/sigterm-at"
+      local exit_after=0
+      flag sigterm-exit-seconds && exit_after="$(cat "$STUB_DIR/sigterm-exit-seconds")"
+      echo $(($(date +%s) + exit_after)) >"$units/$unit.sigterm-exit-at"
+      [[ "$ACTIVE" == deactivating ]] || unit_write "$unit" deactivating stop-sigterm "$MAINPID"
+      unit_settle "$unit" ;;
+    reboot) touch "$STUB_DIR/rebooted" ;;
+    *) : ;;
+  esac
 }
 
 case "$name" in
@@ -83,6 +216,8 @@ case "$name" in
         if flag gitlab-unreachable || flag verify-fail; then echo "ERROR: Verifying runner... connection refused" >&2; exit 1; fi ;;
       unregister)
         cfg="$(config_arg "$@")"
+        # GitLab not answering: the runner's HTTP client waits (up to 60 min).
+        if flag unregister-hang-seconds; then sleep "$(cat "$STUB_DIR/unregister-hang-seconds")"; fi
         if flag unregister-fail; then
           # The real runner logs the failure, keeps the entry and exits 0.
           echo 'ERROR: Failed to unregister runners error=failed to unregister runner "stub"' >&2; exit 0
@@ -91,37 +226,7 @@ case "$name" in
         date +%s >"$STUB_DIR/unregistered-at" ;;
     esac ;;
   systemctl)
-    args=()
-    for a in "$@"; do [[ "$a" == --quiet || "$a" == --no-block ]] || args+=("$a"); done
-    units="$STUB_DIR/units"; mkdir -p "$units"
-    verb="${args[0]:-}"; unit="${args[1]:-}"
-    [[ -n "$unit" && "$unit" != *.* ]] && unit="$unit.service"
-    case "$verb" in
-      is-active)
-        if [[ -e "$units/$unit.stopping" ]] && (($(busy_jobs) == 0)); then rm -f "$units/$unit.stopping" "$units/$unit.active"; fi
-        # After SIGTERM the runner needs $STUB_DIR/sigterm-exit-seconds to report the aborted jobs and exit.
-        if [[ -e "$units/$unit.dying" ]] && (($(date +%s) >= $(cat "$units/$unit.dying"))); then
-          rm -f "$units/$unit.dying" "$units/$unit.stopping" "$units/$unit.active"
-        fi
-        [[ -e "$units/$unit.active" ]] ;;
-      is-enabled) [[ -e "$units/$unit.enabled" ]] ;;
-      enable) touch "$units/$unit.enabled" ;;
-      disable) rm -f "$units/$unit.enabled" ;;
-      start | restart) touch "$units/$unit.active" ;;
-      stop) [[ -e "$units/$unit.active" ]] && touch "$units/$unit.stopping"; true ;;
-      kill)
-        date +%s >"$STUB_DIR/sigterm-at"
-        for a in "${args[@]:1}"; do
-          [[ "$a" == *.service ]] || continue
-          if flag sigterm-exit-seconds; then
-            echo $(($(date +%s) + $(cat "$STUB_DIR/sigterm-exit-seconds"))) >"$units/$a.dying"
-          else
-            rm -f "$units/$a.stopping" "$units/$a.active"
-          fi
-        done ;;
-      reboot) touch "$STUB_DIR/rebooted" ;;
-      *) : ;;
-    esac ;;
+    systemctl_stub "$@" ;;
   dnf)
     if [[ "${1:-}" == install && "$*" == *gitlab-runner_* ]]; then
       # A slow download/install, and the package's post-install, which

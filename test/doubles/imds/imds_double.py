@@ -12,8 +12,18 @@ endpoints under /_control/ (no token needed):
       rebalance         null or {"noticeTime": "..."}
       delay_seconds     sleep this long before every metadata answer
       fail_next         answer the next N metadata/token requests with 503
+      revoke_tokens     true: forget every session token issued so far, so
+                        the next read with one gets 401 (as after IMDS
+                        restarts or a token expires early)
+      terminate_after_next_read
+                        true: the next target-lifecycle-state read still
+                        answers the current state, and the state becomes
+                        "Terminated" right after it: the worst phase for a
+                        poller, which just missed the transition
       instance_id, region, asg_name
-  GET  /_control/stats   JSON counters (requests, failures, unauthorized)
+  GET  /_control/stats   JSON counters (requests, failures, unauthorized,
+                         tokens) and lifecycle_changed_at, the time (epoch
+                         seconds, float) the lifecycle state last changed
 
 Usage: imds_double.py --port-file FILE [--port N]. With port 0 (default) the
 OS picks a free port, written to FILE once the server listens.
@@ -38,8 +48,9 @@ STATE = {
     "rebalance": None,
     "delay_seconds": 0,
     "fail_next": 0,
+    "terminate_after_next_read": False,
 }
-STATS = {"requests": 0, "failures": 0, "unauthorized": 0, "tokens": 0}
+STATS = {"requests": 0, "failures": 0, "unauthorized": 0, "tokens": 0, "lifecycle_changed_at": None}
 TOKENS = {}
 
 
@@ -93,6 +104,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         update = json.loads(self.rfile.read(length) or b"{}")
         with LOCK:
+            if update.pop("revoke_tokens", False):
+                TOKENS.clear()
+            if update.get("lifecycle_state", STATE["lifecycle_state"]) != STATE["lifecycle_state"]:
+                STATS["lifecycle_changed_at"] = time.time()
             STATE.update(update)
             body = json.dumps(STATE)
         self._send(200, body, "application/json")
@@ -124,7 +139,14 @@ class Handler(BaseHTTPRequestHandler):
             "autoscaling/target-lifecycle-state": state["lifecycle_state"],
         }
         if path in values and values[path] is not None:
-            return self._send(200, values[path])
+            self._send(200, values[path])
+            if path == "autoscaling/target-lifecycle-state":
+                with LOCK:
+                    if STATE["terminate_after_next_read"]:
+                        STATE["terminate_after_next_read"] = False
+                        STATE["lifecycle_state"] = "Terminated"
+                        STATS["lifecycle_changed_at"] = time.time()
+            return None
         if path == "spot/instance-action" and state["spot_action"]:
             return self._send(200, json.dumps(state["spot_action"]), "application/json")
         if path == "events/recommendations/rebalance" and state["rebalance"]:
