@@ -135,6 +135,19 @@ describe('component files', () => {
     expect(versionProblems(packageVersion())).toEqual([]);
   });
 
+  it('offers exactly the presets the image ships (cfn/presets/) wherever a preset input exists', () => {
+    const shipped = readdirSync(join(ROOT, 'cfn', 'presets'))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => f.replace(/\.yaml$/, ''))
+      .sort();
+    const withPreset = components.filter((c) => c.header.spec.inputs.preset);
+    expect(withPreset.map((c) => c.name)).toEqual(['deploy', 'preview']);
+    for (const component of withPreset) {
+      const options = (component.header.spec.inputs.preset as { options?: string[] }).options ?? [];
+      expect([...options].sort(), component.name).toEqual(['none', ...shipped].sort());
+    }
+  });
+
   it('gives shared inputs the same meaning in every component', () => {
     for (const name of SHARED_INPUTS.filter((n) => !['as', 'stage', 'rules'].includes(n))) {
       const specs = components.map((c) => JSON.stringify(c.header.spec.inputs[name]));
