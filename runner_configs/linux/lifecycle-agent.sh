@@ -154,6 +154,7 @@ agent_main() {
     else
       log_warn "runner metrics at $RF_RUNNER_METRICS_URL unavailable"
     fi
+    token_watch || log_warn "runner token watch failed; retrying next poll"
     sleep "$RF_POLL_INTERVAL_SECONDS"
   done
 }

@@ -139,6 +139,7 @@ function Invoke-LifecycleAgent {
                 $nextMetrics = (Get-EpochNow) + $script:RfMetricsIntervalSeconds
             }
         } catch { Write-FleetLog 'WARN' "runner metrics or metric publishing failed: $($_.Exception.Message)" }
+        try { Watch-RunnerToken } catch { Write-FleetLog 'WARN' "runner token watch failed: $($_.Exception.Message)" }
         Start-Sleep -Seconds $script:RfPollIntervalSeconds
     }
 }
