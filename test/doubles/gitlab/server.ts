@@ -13,6 +13,9 @@ export interface DoubleRequest {
   query: URLSearchParams;
   body: unknown;
   token: string | undefined;
+  headers: IncomingMessage['headers'];
+  /** When the double received it (ms since epoch). */
+  at: number;
 }
 
 export interface DoubleResponse {
@@ -86,7 +89,9 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
-      return send(res, { status: 400, body: { error: 'invalid JSON body' } });
+      // A job's log arrives as plain text (PATCH /jobs/:id/trace); everything else is JSON.
+      if (req.method !== 'PATCH') return send(res, { status: 400, body: { error: 'invalid JSON body' } });
+      body = raw;
     }
     const token = headerValue(req, 'private-token') ?? headerValue(req, 'job-token') ?? bearer(req);
     const path = url.pathname.replace(/^\/api\/v4/, '');
@@ -97,6 +102,8 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
       query: url.searchParams,
       body,
       token,
+      headers: req.headers,
+      at: Date.now(),
     };
     requests.push(request);
 
@@ -108,10 +115,13 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
     const route = routes.find((r) => r.method === request.method && r.regex.test(path));
     if (!route) return send(res, { status: 404, body: { message: '404 Not Found' } });
     // Runner-token endpoints authenticate with the runner token in the body, not a header.
+    // Job endpoints authenticate with the job's own token (body or JOB-TOKEN), checked by their route.
     const runnerAuth =
       path.startsWith('/runners/verify') ||
       path === '/runners/managers' ||
-      path === '/runners/reset_authentication_token';
+      path === '/runners/reset_authentication_token' ||
+      path === '/jobs/request' ||
+      /^\/jobs\/\d+(\/trace)?$/.test(path);
     if (!runnerAuth) {
       if (!token || (!validTokens.has(token) && !forbiddenTokens.has(token))) {
         return send(res, { status: 401, body: { message: '401 Unauthorized' } });
