@@ -5,6 +5,8 @@
  * instead of a second runner, rotate-token, reconcile, and the one-line exit-2
  * answers to bad input. No token ever shows in the output.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { GetParameterCommand, ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -17,6 +19,16 @@ import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, ROOT, startEmulator } from '../support/emulator.ts';
 
 const miniFleet = join(ROOT, 'test/fixtures/templates/mini-fleet.yaml');
+/** The mini fleet with the stack parameter that names the token's SSM parameter, as the real template has. */
+function miniFleetWithTokenParameter(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rf-identity-')), 'fleet.yaml');
+  const template = readFileSync(miniFleet, 'utf8').replace(
+    /^Parameters:\n/m,
+    "Parameters:\n  RunnerTokenParameterName:\n    Type: String\n    Default: ''\n",
+  );
+  writeFileSync(file, template);
+  return file;
+}
 const OWNER_TOKEN = 'glpat-identity-owner-token';
 const READ_ONLY_TOKEN = 'glpat-identity-read-api-only';
 const STRANGER_TOKEN = 'glpat-identity-stranger';
@@ -249,7 +261,7 @@ describe('runner identity against moto and the GitLab double', () => {
       '--stack-name',
       'identity',
       '--template-file',
-      miniFleet,
+      miniFleetWithTokenParameter(),
       '--parameter',
       `RunnerTokenParameterName=${PARAMETER}`,
     ]);
