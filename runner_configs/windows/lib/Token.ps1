@@ -32,7 +32,8 @@ function Write-RunnerTokenConfig([string]$Token) {
         else { $line }
     }
     $tmp = "$($script:RfRunnerConfig).tmp"
-    Set-Content -LiteralPath $tmp -Value $out -Encoding ascii
+    # UTF-8 without a byte order mark, as Write-FileIfChanged writes config.toml.
+    [IO.File]::WriteAllText($tmp, (($out -join "`n") + "`n"), (New-Object Text.UTF8Encoding($false)))
     Protect-RunnerFile $tmp
     Move-Item -LiteralPath $tmp -Destination $script:RfRunnerConfig -Force
 }
