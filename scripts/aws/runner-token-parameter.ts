@@ -102,3 +102,22 @@ export async function writeRunnerToken(
   );
   return { version: put.Version ?? 0, created: !exists };
 }
+
+/** Records the runner id and expiry on an existing token parameter, leaving its value and version alone. */
+export async function tagRunnerToken(
+  client: SSMClient,
+  name: string,
+  runner: { runnerId: number; tokenExpiresAt: string | null },
+): Promise<void> {
+  const { AddTagsToResourceCommand } = await import('@aws-sdk/client-ssm');
+  await client.send(
+    new AddTagsToResourceCommand({
+      ResourceType: 'Parameter',
+      ResourceId: name,
+      Tags: [
+        { Key: RUNNER_ID_TAG, Value: String(runner.runnerId) },
+        { Key: TOKEN_EXPIRES_TAG, Value: runner.tokenExpiresAt ?? NEVER_EXPIRES },
+      ],
+    }),
+  );
+}

@@ -38,8 +38,10 @@ export const createRunnerCommand: CommandSpec = {
 The first run creates the runner (POST /user/runners) and writes its glrt-
 token into the SSM parameter, tagged runner-fleet:runner-id with the runner's
 id. Later runs find that tag and update the runner (PUT /runners/:id) instead
-of creating another one. Flags override the settings file. The token is never
-printed, written to a file or passed on a command line.
+of creating another one. A parameter that already holds a working token
+without that tag (stored by deploy --runner-token-from-env) is adopted: its
+runner is tagged and updated, not replaced. Flags override the settings file.
+The token is never printed, written to a file or passed on a command line.
 
 Environment:
   RUNNER_FLEET_GITLAB_TOKEN   access token with the create_runner scope (or api):

@@ -3,11 +3,19 @@
  * run creates the runner (POST /user/runners) and writes its glrt- token
  * straight into the fleet's SSM SecureString, with the runner id as a tag of
  * that parameter; every later run finds the id there and updates the
- * runner's settings (PUT /runners/:id) instead of creating another. The
+ * runner's settings (PUT /runners/:id) instead of creating another. A
+ * parameter that already holds a working token but no id (deploy
+ * --runner-token-from-env) is adopted: its runner becomes the managed one. The
  * token passes through memory only: never a log line, argv, file or report.
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { describeRunnerToken, RUNNER_ID_TAG, writeRunnerToken } from '../aws/runner-token-parameter.ts';
+import {
+  describeRunnerToken,
+  RUNNER_ID_TAG,
+  readRunnerToken,
+  tagRunnerToken,
+  writeRunnerToken,
+} from '../aws/runner-token-parameter.ts';
 import { firstLine, InputError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
@@ -20,6 +28,7 @@ import {
   settingChanges,
   updateRunner,
 } from '../gitlab/runner-admin.ts';
+import { verifyRunnerToken } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 
 export interface CreateRunnerOptions {
@@ -50,9 +59,10 @@ export async function createRunner(
   const { log } = deps;
   const record = await describeRunnerToken(deps.ssm, options.parameterName);
   const owner = await resolveOwner(deps.gitlab, options.settings);
+  const recordedId = record?.runnerId ?? (record ? await adoptStoredToken(options, deps) : undefined);
 
-  if (record?.runnerId !== undefined) {
-    const runnerId = record.runnerId;
+  if (recordedId !== undefined) {
+    const runnerId = recordedId;
     const current = await getRunner(deps.gitlab, runnerId);
     if (!current) {
       throw new InputError(
@@ -119,6 +129,35 @@ export async function createRunner(
     );
   }
   return { action: 'created', runnerId: created.id };
+}
+
+/**
+ * A parameter that holds a token but no runner id (stored by deploy
+ * --runner-token-from-env, or by hand): the runner that token belongs to is
+ * the fleet's, so it is recorded and managed from now on instead of replaced.
+ * A token GitLab refuses is of no use to anyone; then a new runner is made.
+ */
+async function adoptStoredToken(
+  options: CreateRunnerOptions,
+  deps: CreateRunnerDependencies,
+): Promise<number | undefined> {
+  const token = await readRunnerToken(deps.ssm, options.parameterName);
+  const verified = token ? await verifyRunnerToken(deps.gitlab, token) : undefined;
+  if (!verified) {
+    deps.log.warn(
+      `SSM parameter ${options.parameterName} holds a token GitLab refuses (expired or reset): a new runner replaces it`,
+    );
+    return undefined;
+  }
+  if (!options.dryRun)
+    await tagRunnerToken(deps.ssm, options.parameterName, {
+      runnerId: verified.id,
+      tokenExpiresAt: verified.tokenExpiresAt,
+    });
+  deps.log.info(
+    `SSM parameter ${options.parameterName} already holds the token of runner #${verified.id}: that runner is the fleet's${options.dryRun ? '' : ` (recorded in tag ${RUNNER_ID_TAG})`}`,
+  );
+  return verified.id;
 }
 
 async function resolveOwner(

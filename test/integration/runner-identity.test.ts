@@ -9,7 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { GetParameterCommand, ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  GetParameterCommand,
+  ListTagsForResourceCommand,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
 import { addRunnerAdminRoutes, type RunnerAdminDouble } from '../doubles/gitlab/runner-admin.ts';
@@ -187,6 +192,58 @@ describe('runner identity against moto and the GitLab double', () => {
     ]);
     expect(retype.code).toBe(2);
     expect(retype.stderr).toContain(`runner #${runner?.id} is group_type but the settings say instance_type`);
+  });
+
+  it('adopts the runner whose token deploy stored earlier, instead of making a second one', async () => {
+    const adopted = '/runner-fleet/identity/adopted';
+    admin.details.set(2001, {
+      id: 2001,
+      runner_type: 'group_type',
+      description: 'made by hand',
+      tag_list: ['aws'],
+      run_untagged: true,
+      locked: false,
+      paused: false,
+      maximum_timeout: null,
+      access_level: 'not_protected',
+      maintenance_note: null,
+      groups: [{ id: 77, full_path: 'platform/runners' }],
+      projects: [],
+    });
+    runners.addRunner({ id: 2001, token: 'glrt-made-by-hand-in-the-ui-01' });
+    await ssm.send(
+      new PutParameterCommand({
+        Name: adopted,
+        Value: 'glrt-made-by-hand-in-the-ui-01',
+        Type: 'SecureString',
+      }),
+    );
+    const before = admin.details.size;
+    const result = await cli([
+      'create-runner',
+      '--runner-token-parameter',
+      adopted,
+      '--gitlab-url',
+      gitlab.url,
+      '--settings',
+      join(ROOT, 'test/fixtures/runner/runner.yml'),
+    ]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.stdout).toContain(
+      `SSM parameter ${adopted} already holds the token of runner #2001: that runner is the fleet's (recorded in tag runner-fleet:runner-id)`,
+    );
+    expect(result.stdout).toContain(
+      'Updated runner #2001: description, tag_list, run_untagged, maximum_timeout',
+    );
+    expect(admin.details.size).toBe(before);
+    const parameter = (await ssm.send(new GetParameterCommand({ Name: adopted, WithDecryption: true })))
+      .Parameter;
+    expect(parameter?.Version).toBe(1);
+    const tags = await ssm.send(
+      new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: adopted }),
+    );
+    expect(tags.TagList).toContainEqual({ Key: 'runner-fleet:runner-id', Value: '2001' });
+    expectNoTokens(result.output);
   });
 
   it('rotates the token only when due, and then writes a new SSM version that GitLab accepts', async () => {
