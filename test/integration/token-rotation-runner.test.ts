@@ -4,10 +4,10 @@
  * the GitLab double, moto for SSM, the real `runner-fleet rotate-token`
  * process, the real AWS CLI and the agent's own bash function token_watch:
  *
- *  1. control: a config.toml with token_expires_at, as `gitlab-runner
- *     register` writes it for an expiring token, makes `gitlab-runner run`
- *     reset the shared token itself (POST /runners/reset_authentication_token)
- *     and keep the new one to itself: the outage this design prevents;
+ *  1. control: the real `gitlab-runner register` with an expiring token
+ *     writes token_expires_at, and `gitlab-runner run` then resets the shared
+ *     token itself (POST /runners/reset_authentication_token) and keeps the
+ *     new one to itself: the outage this design prevents;
  *  2. after token_pin_no_rotation the runner never calls that endpoint; a job
  *     running while the token is rotated centrally and swapped into
  *     config.toml finishes and reports success, and new jobs are requested
@@ -61,6 +61,29 @@ const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 const isRunner = (request: { headers: Record<string, unknown> }) =>
   String(request.headers['user-agent'] ?? '').startsWith('gitlab-runner');
+
+function runToEnd(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
+}
 
 async function until(what: string, check: () => boolean, seconds: number): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
@@ -174,10 +197,34 @@ shutdown_timeout = 5
     return { status: result.status, output: `${result.stdout}${result.stderr}` };
   }
 
-  it('control: a config.toml with token_expires_at makes the runner reset the shared token itself', async () => {
-    runners.addRunner({ id: RUNNER_ID, token: 'glrt-rig-control-token-0001' });
-    const obtained = new Date(Date.now() - 10 * 86_400_000);
-    writeRegisteredConfig(currentToken(), obtained, new Date(Date.now() + 3_600_000));
+  it('control: after a real register with an expiring token, the runner resets the shared token itself', async () => {
+    // Eight seconds of life: gitlab-runner resets at 75% of it (common.TokenResetIntervalFactor).
+    runners.addRunner({
+      id: RUNNER_ID,
+      token: 'glrt-rig-control-token-0001',
+      tokenExpiresAt: new Date(Date.now() + 8_000).toISOString(),
+    });
+    mkdirSync(configDir(), { recursive: true });
+    // Asynchronously: the double answers verify from this same process.
+    const registered = await runToEnd(
+      RUNNER ?? '',
+      [
+        'register',
+        '--non-interactive',
+        '--config',
+        configFile(),
+        '--url',
+        gitlab.url,
+        '--name',
+        'rotation-rig',
+        '--executor',
+        'shell',
+      ],
+      // As runner_register does it: the token only in the child's environment.
+      { PATH: process.env.PATH ?? '', HOME: work, CI_SERVER_TOKEN: currentToken() },
+    );
+    expect(registered.status, registered.output).toBe(0);
+    expect(readFileSync(configFile(), 'utf8')).toMatch(/^\s*token_expires_at = \d{4}-\d\d-\d\dT/m);
     startRunner();
     await until(
       'the runner to call POST /runners/reset_authentication_token',
