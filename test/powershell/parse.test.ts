@@ -52,6 +52,8 @@ const STEP_MAP: Record<string, string> = {
   token_parameter_version: 'Get-TokenParameterVersion',
   token_config_value: 'Get-RunnerConfigToken',
   token_watch: 'Watch-RunnerToken',
+  token_watch_due: 'Test-TokenWatchDue',
+  token_sync: 'Sync-RunnerToken',
   runner_write_global_config: 'Write-RunnerConfig',
   runner_cache_toml: 'Get-RunnerCacheToml',
   runner_is_registered: 'Test-RunnerRegistered',

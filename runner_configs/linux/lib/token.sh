@@ -59,17 +59,30 @@ token_config_value() {
   sed -nE 's/^[[:space:]]*token = "([^"]*)".*/\1/p' "$RF_RUNNER_CONFIG" | head -1
 }
 
-# token_watch: called on every pass of the agent's loop; asks SSM at most
-# every RF_TOKEN_WATCH_INTERVAL_SECONDS. On a new version it reads the token
-# and, when it differs from config.toml's, swaps it in. Failures are logged
-# and retried on the next check: they must never stop the agent.
+# token_watch_due: true at most every RF_TOKEN_WATCH_INTERVAL_SECONDS, and
+# only for an SSM token (a Secrets Manager token is not watched). Kept apart
+# from token_sync so an agent can run the sync in the background (the AWS CLI
+# takes about a second) while the timer stays in the agent's own shell.
 _token_next_check=0
-token_watch() {
-  local name version known token now
-  [[ "${RF_TOKEN_SOURCE:-}" == ssm:?* ]] || return 0
+token_watch_due() {
+  local now
+  [[ "${RF_TOKEN_SOURCE:-}" == ssm:?* ]] || return 1
   now="$(now_epoch)"
-  ((now >= _token_next_check)) || return 0
+  ((now >= _token_next_check)) || return 1
   _token_next_check=$((now + RF_TOKEN_WATCH_INTERVAL_SECONDS))
+}
+
+# token_watch: on every pass of the agent's loop; syncs when due.
+token_watch() {
+  token_watch_due || return 0
+  token_sync
+}
+
+# token_sync: asks SSM for the parameter's version; on a new one reads the
+# token and, when it differs from config.toml's, swaps it in. Failures are
+# logged and retried on the next check: they must never stop the agent.
+token_sync() {
+  local name version known token
   runner_is_registered || return 0
   name="${RF_TOKEN_SOURCE#ssm:}"
   version="$(token_parameter_version "$name")" || {

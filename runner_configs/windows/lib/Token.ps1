@@ -50,13 +50,22 @@ function Get-RunnerConfigToken {
     return ''
 }
 
-# Watch-RunnerToken: every pass of the agent's loop; asks SSM at most every
-# RfTokenWatchIntervalSeconds and swaps a new token in. Never throws.
-function Watch-RunnerToken {
-    if ($env:RF_TOKEN_SOURCE -notlike 'ssm:?*') { return }
+# Test-TokenWatchDue: true at most every RfTokenWatchIntervalSeconds, SSM tokens only.
+function Test-TokenWatchDue {
+    if ($env:RF_TOKEN_SOURCE -notlike 'ssm:?*') { return $false }
     $now = Get-EpochNow
-    if ($now -lt $script:TokenNextCheck) { return }
+    if ($now -lt $script:TokenNextCheck) { return $false }
     $script:TokenNextCheck = $now + $script:RfTokenWatchIntervalSeconds
+    return $true
+}
+
+# Watch-RunnerToken: every pass of the agent's loop; syncs when due.
+function Watch-RunnerToken {
+    if (Test-TokenWatchDue) { Sync-RunnerToken }
+}
+
+# Sync-RunnerToken: a new SSM version is read and swapped into config.toml. Never throws.
+function Sync-RunnerToken {
     if (-not (Test-RunnerRegistered)) { return }
     $name = $env:RF_TOKEN_SOURCE.Substring(4)
     $versionFile = Join-Path $script:RfStateDir 'token-version'
