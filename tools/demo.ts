@@ -1,11 +1,14 @@
 /**
  * `npm run demo`: the fleet's life cycle on a local AWS emulator, no AWS
  * account needed. Starts moto (ministack cannot evaluate the fleet template's
- * Fn::Split conditions; see docs/fleet-stack.md),
- * builds the runner-config bundle for its SHA-256, deploys cfn/runner-fleet.yaml
- * with the autoscaling-spot preset through `runner-fleet deploy` (storing a
- * demo runner token in SSM on the way), deploys again (no changes), shows
- * `status`, previews a change, destroys the stack and stops the emulator.
+ * Fn::Split conditions; see docs/fleet-stack.md) and the project's GitLab API
+ * double as a stand-in GitLab, builds the runner-config bundle for its
+ * SHA-256, creates the fleet's runner from a settings file with
+ * `runner-fleet create-runner` (its token goes straight into SSM: nothing is
+ * copied by hand), deploys cfn/runner-fleet.yaml with the autoscaling-spot
+ * preset, deploys again (no changes), changes a runner setting, rotates the
+ * token, shows `status`, reconciles a dead instance's runner manager away,
+ * previews a change, destroys the stack and stops the emulator.
  *
  * `npm run demo -- --docker-autoscaler` runs the same life cycle with the
  * docker-autoscaler preset instead: a one-instance on-demand manager group
@@ -13,15 +16,21 @@
  * worker group and previews raising the worker limit and idle slots.
  *
  * The emulator creates the resources but runs no instance software: the
- * instances never register with GitLab here. The bats suite covers that side.
+ * instances never register with GitLab here, so the demo adds the runner
+ * managers GitLab would list itself. The bats suite and the rig cover the
+ * instance side.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { systemIdForInstance } from '../scripts/gitlab/system-id.ts';
+import { addRunnerAdminRoutes } from '../test/doubles/gitlab/runner-admin.ts';
+import { addRunnerRoutes } from '../test/doubles/gitlab/runners.ts';
+import { startGitLabDouble } from '../test/doubles/gitlab/server.ts';
 import { isolatedEnv } from '../test/support/cli-process.ts';
 import { type EmulatorName, ROOT, startEmulator } from '../test/support/emulator.ts';
 
@@ -50,9 +59,17 @@ const PREVIEW_CHANGE = dockerAutoscaler
     }
   : { what: 'raising the jobs per instance', parameters: ['RunnerConcurrentJobs=4'] };
 const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
-// Not a real token: made up per run (nothing token-shaped is committed), and
-// the emulator stores it like any SecureString.
-const DEMO_TOKEN = ['glrt', 'demo', randomBytes(12).toString('hex')].join('-');
+// Not a real token: the stand-in GitLab's API token, made up per run (nothing
+// token-shaped is committed). The runner token is made by create-runner.
+const DEMO_API_TOKEN = ['glpat', 'demo', randomBytes(12).toString('hex')].join('-');
+const TOKEN_PARAMETER = '/runner-fleet/demo/runner-token';
+const RUNNER_SETTINGS = `runner_type: group_type
+group: platform/runners
+description: runner-fleet demo
+tag_list: [aws, docker, spot]
+run_untagged: false
+maximum_timeout: 3600
+`;
 
 function banner(text: string): void {
   console.log(`\n=== ${text}`);
@@ -80,8 +97,28 @@ async function main(): Promise<void> {
   const emulator = await startEmulator(emulatorName);
   const work = await mkdtemp(join(tmpdir(), 'runner-fleet-demo-'));
   console.log(`AWS_ENDPOINT_URL=${emulator.endpoint}`);
+  banner('Starting a stand-in GitLab (the API double of the tests) with a group platform/runners');
+  const gitlab = await startGitLabDouble({ tokens: [DEMO_API_TOKEN] });
+  const runners = addRunnerRoutes(gitlab);
+  const admin = addRunnerAdminRoutes(gitlab, runners);
+  admin.addGroup(7, 'platform/runners', [DEMO_API_TOKEN]);
+  admin.tokenLifetimeDays = 30;
+  console.log(`GitLab URL ${gitlab.url}; RUNNER_FLEET_GITLAB_TOKEN is an owner's token with create_runner`);
   try {
-    const env = { ...emulator.env, RUNNER_FLEET_DEMO_TOKEN: DEMO_TOKEN };
+    const env = { ...emulator.env, RUNNER_FLEET_GITLAB_TOKEN: DEMO_API_TOKEN };
+    const settingsFile = join(work, 'runner.yml');
+    await writeFile(settingsFile, RUNNER_SETTINGS);
+    const createArgs = [
+      'create-runner',
+      '--stack-name',
+      STACK,
+      '--runner-token-parameter',
+      TOKEN_PARAMETER,
+      '--settings',
+      settingsFile,
+      '--gitlab-url',
+      gitlab.url,
+    ];
 
     banner('Building the runner-config bundle (its SHA-256 pins what instances may run)');
     const hashes = execFileSync('bash', [join(ROOT, 'tools/bundle-runner-configs.sh'), work], {
@@ -121,15 +158,19 @@ async function main(): Promise<void> {
       '--parameters',
       PRESET,
       ...siteParameters,
-      '--runner-token-from-env',
-      'RUNNER_FLEET_DEMO_TOKEN',
-      '--runner-token-parameter',
-      '/runner-fleet/demo/runner-token',
+      '--parameter',
+      `RunnerTokenParameterName=${TOKEN_PARAMETER}`,
       '--tag',
       'team=platform',
       '--outputs-dotenv',
       join(work, 'deploy.env'),
     ];
+
+    banner(
+      `The runner as code: create it from runner.yml; its token goes straight into SSM ${TOKEN_PARAMETER}`,
+    );
+    console.log(RUNNER_SETTINGS.trimEnd());
+    await expectExit('create-runner', runFleet(createArgs, env));
 
     banner('Deploy: create the fleet stack through a change set');
     await expectExit('deploy', runFleet(deployArgs, env));
@@ -138,8 +179,44 @@ async function main(): Promise<void> {
     banner('Deploy again: nothing changed, so nothing happens');
     await expectExit('second deploy', runFleet(deployArgs, env));
 
-    banner('Status: the stack, the group and its instances');
-    await expectExit('status', runFleet(['status', '--stack-name', STACK], env));
+    banner(
+      'The same runner.yml with one more tag: create-runner updates the runner, it does not make another',
+    );
+    await writeFile(
+      settingsFile,
+      RUNNER_SETTINGS.replace('[aws, docker, spot]', '[aws, docker, spot, demo]'),
+    );
+    await expectExit('create-runner (update)', runFleet(createArgs, env));
+
+    banner('Rotate the token centrally: a new SSM version, which every instance swaps into config.toml');
+    await expectExit(
+      'rotate-token',
+      runFleet(
+        ['rotate-token', '--stack-name', STACK, '--gitlab-url', gitlab.url, '--if-expires-within-days', '30'],
+        env,
+      ),
+    );
+
+    // The emulator's instances run no gitlab-runner: add the managers GitLab would list,
+    // one per live instance and one of an instance that died without unregistering.
+    const runnerId = [...admin.details.keys()][0] ?? 0;
+    const groups = await describeDemoGroup(emulator.endpoint);
+    for (const id of groups) runners.setManager(runnerId, { system_id: systemIdForInstance(id) });
+    runners.setManager(runnerId, { system_id: systemIdForInstance('i-0dead0000beef0001'), status: 'online' });
+
+    banner('Status: the stack, the group, its instances and their runner managers');
+    await expectExit(
+      'status',
+      runFleet(
+        ['status', '--stack-name', STACK, '--gitlab-url', gitlab.url, '--runner-id', String(runnerId)],
+        env,
+      ),
+    );
+
+    banner("Reconcile: a dry run shows the dead instance's manager, --apply removes it");
+    const reconcileArgs = ['reconcile', '--stack-name', STACK, '--gitlab-url', gitlab.url];
+    await expectExit('reconcile --dry-run', runFleet([...reconcileArgs, '--dry-run'], env));
+    await expectExit('reconcile --apply', runFleet([...reconcileArgs, '--apply'], env));
 
     if (dockerAutoscaler) {
       banner('The two groups: one on-demand manager, and the workers it scales from zero');
@@ -190,11 +267,25 @@ async function main(): Promise<void> {
       runFleet(['destroy', '--stack-name', STACK, '--yes-destroy-stack', STACK], env),
     );
   } finally {
-    banner(`Stopping ${emulatorName}`);
+    banner(`Stopping ${emulatorName} and the stand-in GitLab`);
+    await gitlab.close();
     await emulator.stop();
     await rm(work, { recursive: true, force: true });
   }
   console.log('\nDemo finished: no AWS account was used.');
+}
+
+/** The instance ids in the demo stack's group. */
+async function describeDemoGroup(endpoint: string): Promise<string[]> {
+  const asg = new AutoScalingClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
+  asg.destroy();
+  const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName?.startsWith(`${STACK}-`));
+  return (group?.Instances ?? []).map((i) => i.InstanceId ?? '').filter(Boolean);
 }
 
 main().catch((error: unknown) => {

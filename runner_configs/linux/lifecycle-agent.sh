@@ -356,6 +356,9 @@ runner_poll() {
   else
     log_warn "runner metrics at $RF_RUNNER_METRICS_URL unavailable"
   fi
+  # The SSM read takes the AWS CLI's start-up time: in the background, so the
+  # 1 s lifecycle watch keeps its tick; the timer stays in this shell.
+  if token_watch_due; then (token_sync || log_warn "runner token watch failed; retrying next check") & fi
 }
 
 agent_main() {

@@ -252,6 +252,7 @@ function Invoke-RunnerPoll {
             $script:NextMetrics = (Get-EpochNow) + $script:RfMetricsIntervalSeconds
         }
     } catch { Write-FleetLog 'WARN' "runner metrics or metric publishing failed: $($_.Exception.Message)" }
+    try { Watch-RunnerToken } catch { Write-FleetLog 'WARN' "runner token watch failed: $($_.Exception.Message)" }
 }
 
 function Invoke-LifecycleAgent {

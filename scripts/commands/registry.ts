@@ -3,10 +3,13 @@
  * module owns its flags, help text and wiring.
  */
 import type { CommandSpec } from './command-spec.ts';
+import { createRunnerCommand } from './create-runner-command.ts';
 import { deployCommand } from './deploy-command.ts';
 import { destroyCommand } from './destroy-command.ts';
 import { previewCommand } from './preview-command.ts';
+import { reconcileCommand } from './reconcile-command.ts';
 import { rollCommand } from './roll-command.ts';
+import { rotateTokenCommand } from './rotate-token-command.ts';
 import { smokeTestCommand } from './smoke-test-command.ts';
 import { statusCommand } from './status-command.ts';
 
@@ -25,4 +28,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   smokeTestCommand,
   statusCommand,
   destroyCommand,
+  createRunnerCommand,
+  rotateTokenCommand,
+  reconcileCommand,
 ];

@@ -3,7 +3,7 @@
  * problem is collected and reported at once (exit 2) before any wait starts.
  */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
-import { checkWritableFile, parsePositiveInteger } from '../config/deploy-config.ts';
+import { checkWritableFile, parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabTokenFromEnv, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
@@ -29,6 +29,7 @@ export const smokeTestCommand: CommandSpec = {
   --canary-project ID|PATH   project of the canary pipeline (default: CI_PROJECT_ID)
   --canary-wait-minutes N    longest wait for the canary pipeline (default ${DEFAULT_CANARY_WAIT_MINUTES})
   --junit FILE               write a JUnit report (one test case per check)
+  --token-expiry-days N      fail when the runner token expires within N days
   --gitlab-url URL           GitLab instance (default: CI_SERVER_URL, else the stack parameter GitLabUrl)
   --region REGION            AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)
 
@@ -45,6 +46,7 @@ Environment (never flags, so they stay out of process lists and job logs):
     'canary-project': { type: 'string' },
     'canary-wait-minutes': { type: 'string' },
     junit: { type: 'string' },
+    'token-expiry-days': { type: 'string' },
     'gitlab-url': { type: 'string' },
     region: { type: 'string' },
   },
@@ -77,6 +79,11 @@ Environment (never flags, so they stay out of process lists and job logs):
       problems,
     );
 
+    const rawExpiryDays = asString(flags['token-expiry-days']);
+    const tokenExpiryDays = parseIntegerFlag('--token-expiry-days', rawExpiryDays, 0, problems, {
+      min: 0,
+      max: 3650,
+    });
     const gitlabUrl = asString(flags['gitlab-url']) ?? (env.CI_SERVER_URL?.trim() || undefined);
     if (gitlabUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(gitlabUrl)) {
       problems.push(`invalid GitLab URL ${gitlabUrl}: expected https://host`);
@@ -100,6 +107,7 @@ Environment (never flags, so they stay out of process lists and job logs):
         waitMinutes,
         ...(canary ? { canary } : {}),
         ...(junitFile ? { junitFile } : {}),
+        ...(rawExpiryDays !== undefined ? { tokenExpiryDays } : {}),
       },
       {
         cloudFormation,

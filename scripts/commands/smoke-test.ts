@@ -66,6 +66,8 @@ export interface SmokeTestOptions {
   waitMinutes: number;
   canary?: CanaryOptions;
   junitFile?: string;
+  /** Fail when the runner authentication token expires within this many days. */
+  tokenExpiryDays?: number;
 }
 
 export interface SmokeTestDependencies {
@@ -116,7 +118,14 @@ export async function smokeTest(
 
   let phase = 'runner';
   try {
-    const runnerId = await findRunnerId(options, gitlab, log);
+    const { id: runnerId, tokenExpiresAt } = await findRunnerId(options, gitlab, log);
+    if (options.tokenExpiryDays !== undefined) {
+      const expiry =
+        tokenExpiresAt === undefined ? await runnerTokenExpiry(gitlab, runnerId) : tokenExpiresAt;
+      const expiryCheck = tokenExpiryResult(expiry, options.tokenExpiryDays, new Date(clock.now()));
+      checks.push(expiryCheck);
+      report(log, expiryCheck);
+    }
 
     phase = 'capacity';
     const groupName = await groupNameOfStack(deps.cloudFormation, stack, deps.signal);
@@ -213,17 +222,59 @@ function originOf(url: string): string {
   }
 }
 
-async function findRunnerId(options: SmokeTestOptions, gitlab: GitLabClient, log: Logger): Promise<number> {
+async function findRunnerId(
+  options: SmokeTestOptions,
+  gitlab: GitLabClient,
+  log: Logger,
+): Promise<{ id: number; tokenExpiresAt?: string | null }> {
   if (options.runnerId !== undefined) {
     log.info(`Runner #${options.runnerId} (--runner-id)`);
-    return options.runnerId;
+    return { id: options.runnerId };
   }
   if (!options.runnerToken)
     throw new InputError('no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN');
   const resolved = await resolveRunnerId(gitlab, options.runnerToken);
   const expiry = resolved.tokenExpiresAt ? `; its token expires ${resolved.tokenExpiresAt}` : '';
   log.info(`Runner #${resolved.id} (from the token in RUNNER_FLEET_RUNNER_TOKEN${expiry})`);
-  return resolved.id;
+  return resolved;
+}
+
+/** token_expires_at from GET /runners/:id; undefined on GitLab versions that do not expose it. */
+async function runnerTokenExpiry(gitlab: GitLabClient, runnerId: number): Promise<string | null | undefined> {
+  const runner = await gitlab.get<{ token_expires_at?: string | null }>(`/runners/${runnerId}`);
+  return runner.token_expires_at;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The token-expiry check: fails inside the margin, skipped when GitLab does not tell. Pure. */
+export function tokenExpiryResult(
+  expiresAt: string | null | undefined,
+  days: number,
+  now: Date,
+): CheckResult {
+  const name = `runner token valid for more than ${days} days`;
+  if (expiresAt === undefined) {
+    return {
+      classname: 'runner token',
+      name,
+      status: 'skipped',
+      message:
+        "GitLab does not report this runner's token expiry to the API token: set RUNNER_FLEET_RUNNER_TOKEN so it is read from POST /runners/verify",
+    };
+  }
+  if (expiresAt === null) return { classname: 'runner token', name, status: 'passed' };
+  const left = (Date.parse(expiresAt) - now.getTime()) / DAY_MS;
+  if (left > days) return { classname: 'runner token', name, status: 'passed' };
+  return {
+    classname: 'runner token',
+    name,
+    status: 'failed',
+    message:
+      left <= 0
+        ? `the runner token expired ${expiresAt}: run runner-fleet rotate-token with RUNNER_FLEET_GITLAB_TOKEN`
+        : `the runner token expires ${expiresAt}, in ${Math.floor(left)} days: run runner-fleet rotate-token (the roll component's rotate_token_days does it on schedule)`,
+  };
 }
 
 async function waitForCapacity(
@@ -512,7 +563,10 @@ export function canaryPlacement(
 
 function report(log: Logger, check: CheckResult): void {
   const mark = check.status === 'passed' ? 'ok  ' : check.status === 'failed' ? 'FAIL' : 'skip';
-  const subject = check.classname === 'capacity' || check.classname === 'canary' ? '' : `${check.classname} `;
+  const subject =
+    check.classname === 'capacity' || check.classname === 'canary' || check.classname === 'runner token'
+      ? ''
+      : `${check.classname} `;
   log.info(
     `  ${mark} ${subject}${check.name}${check.status === 'failed' && check.message ? `: ${check.message}` : ''}`,
   );

@@ -21,10 +21,17 @@ export interface GitLabClientOptions {
 
 export class GitLabApiError extends OperationError {
   readonly status: number;
-  constructor(status: number, method: string, path: string, hint: string) {
+  /**
+   * GitLab's machine-readable reason when the body has one: the OAuth `error`
+   * field (`insufficient_scope`, `invalid_token`). Callers match on this, never
+   * on the message.
+   */
+  readonly errorCode: string | undefined;
+  constructor(status: number, method: string, path: string, hint: string, errorCode?: string) {
     super(`GitLab API ${method} ${path} answered ${status}: ${hint}`);
     this.name = 'GitLabApiError';
     this.status = status;
+    this.errorCode = errorCode;
   }
 }
 
@@ -33,6 +40,12 @@ const PER_PAGE = 100;
 const READ_ATTEMPTS = 3;
 /** A stuck GitLab must not hang a pipeline job; thirty seconds is generous for one API call. */
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * GitLab's rate limiter sends Retry-After with a 429 (seconds until the window
+ * resets, usually under a minute); a longer ask is capped so one job does not
+ * sleep for an hour on a misconfigured limit.
+ */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 export interface GitLabClient {
   get<T>(path: string, query?: Record<string, string | number | boolean | undefined>): Promise<T>;
@@ -60,9 +73,12 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     // Reads are retried on a dropped connection, 429 and 5xx: one GitLab blip must not
-    // fail a smoke test that polls for twenty minutes. Writes are sent once.
-    const attempts = method === 'GET' ? READ_ATTEMPTS : 1;
+    // fail a smoke test that polls for twenty minutes. Writes are retried only on 429,
+    // which GitLab's rate limiter answers before the request does anything; a write
+    // that may have happened (5xx, dropped connection) is never sent twice.
+    const isRead = method === 'GET';
     let response: Response | undefined;
+    let pauseMs = 0;
     for (let attempt = 1; ; attempt += 1) {
       try {
         response = await doFetch(url, {
@@ -76,18 +92,27 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
         });
-        if (!(response.status === 429 || response.status >= 500) || attempt >= attempts) break;
+        const retryable = response.status === 429 || (isRead && response.status >= 500);
+        if (!retryable || attempt >= READ_ATTEMPTS) break;
+        pauseMs = retryAfterMs(response.headers.get('retry-after')) ?? retryDelayMs * 3 ** (attempt - 1);
       } catch (error) {
-        if (attempt >= attempts) {
+        if (!isRead || attempt >= READ_ATTEMPTS) {
           throw new OperationError(
             `cannot reach GitLab at ${apiUrl} (${method} ${path}): ${(error as Error).message}; check CI_API_V4_URL / --gitlab-url and the network`,
           );
         }
+        pauseMs = retryDelayMs * 3 ** (attempt - 1);
       }
-      await delay(retryDelayMs * 3 ** (attempt - 1));
+      await delay(pauseMs);
     }
     if (!response.ok) {
-      throw new GitLabApiError(response.status, method, path, hint(response.status));
+      throw new GitLabApiError(
+        response.status,
+        method,
+        path,
+        hint(response.status),
+        await errorCodeOf(response),
+      );
     }
     return response;
   }
@@ -118,6 +143,24 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
       await request('DELETE', path, {}, body);
     },
   };
+}
+
+/** Retry-After in seconds or as an HTTP date, in milliseconds, capped; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+async function errorCodeOf(response: Response): Promise<string | undefined> {
+  try {
+    const body = (await response.json()) as { error?: unknown };
+    return typeof body?.error === 'string' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function hint(status: number): string {

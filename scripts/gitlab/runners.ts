@@ -48,6 +48,23 @@ export interface ResolvedRunner {
  * it does not know.
  */
 export async function resolveRunnerId(client: GitLabClient, runnerToken: string): Promise<ResolvedRunner> {
+  const verified = await verifyRunnerToken(client, runnerToken);
+  if (!verified) {
+    throw new OperationError(
+      'GitLab refused the runner authentication token in RUNNER_FLEET_RUNNER_TOKEN (POST /runners/verify answered 403): it is not a valid glrt- token of this GitLab instance, or it was reset; set it to the fleet runner token, or pass --runner-id',
+    );
+  }
+  return verified;
+}
+
+/**
+ * POST /runners/verify: the runner and expiry of a runner authentication
+ * token, or undefined when GitLab refuses it (unknown, reset or expired).
+ */
+export async function verifyRunnerToken(
+  client: GitLabClient,
+  runnerToken: string,
+): Promise<ResolvedRunner | undefined> {
   let verified: { id?: number; token_expires_at?: string | null };
   try {
     verified = await client.post('/runners/verify', {
@@ -55,11 +72,7 @@ export async function resolveRunnerId(client: GitLabClient, runnerToken: string)
       system_id: VERIFY_PROBE_SYSTEM_ID,
     });
   } catch (error) {
-    if (error instanceof GitLabApiError && (error.status === 403 || error.status === 401)) {
-      throw new OperationError(
-        `GitLab refused the runner authentication token in RUNNER_FLEET_RUNNER_TOKEN (POST /runners/verify answered ${error.status}): it is not a valid glrt- token of this GitLab instance, or it was reset; set it to the fleet runner token, or pass --runner-id`,
-      );
-    }
+    if (error instanceof GitLabApiError && (error.status === 403 || error.status === 401)) return undefined;
     throw error;
   }
   if (typeof verified?.id !== 'number') {

@@ -18,7 +18,7 @@ describe('docs/components.md', () => {
   });
 
   it('documents every component and names the include lines of each', () => {
-    for (const name of ['deploy', 'preview', 'smoke-test', 'roll', 'destroy']) {
+    for (const name of ['deploy', 'preview', 'smoke-test', 'roll', 'reconcile', 'destroy']) {
       expect(document).toContain(`### \`${name}\``);
       expect(document).toMatch(new RegExp(`component: \\$CI_SERVER_FQDN/[^\\s]+/${name}@`));
     }

@@ -52,8 +52,15 @@ const SHARED_INPUTS = [
 ];
 
 describe('component files', () => {
-  it('are the five documented components', () => {
-    expect(components.map((c) => c.name)).toEqual(['deploy', 'destroy', 'preview', 'roll', 'smoke-test']);
+  it('are the six documented components', () => {
+    expect(components.map((c) => c.name)).toEqual([
+      'deploy',
+      'destroy',
+      'preview',
+      'reconcile',
+      'roll',
+      'smoke-test',
+    ]);
   });
 
   describe.each(components.map((c) => [c.name, c] as const))('%s', (_name, component) => {

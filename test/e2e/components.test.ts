@@ -255,6 +255,8 @@ describe.skipIf(!ready)('components in a consumer pipeline (gitlab-ci-local)', (
     const run = await runJobs(['runner-fleet-roll']);
     // Exit 2 would be a flag the component passes and the CLI refuses.
     expect(run.code, run.output).not.toBe(2);
+    // Before the roll, reconcile (a dry run with dry_run) reads the managers and the group.
+    expect(run.output).toMatch(/Dry run: \d+ manager\(s\) would be deleted, \d+ broken instance\(s\)/);
     if (run.code !== 0) expect(run.output).toMatch(/roll failed: .*may not implement this call/);
   });
 

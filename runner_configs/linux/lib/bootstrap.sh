@@ -270,6 +270,7 @@ bootstrap_main() {
   local -a extra=()
   mapfile -t extra < <(executor_register_args)
   step register runner_register "$RF_STACK_NAME-$RF_INSTANCE_ID" "$(executor_name)" "$template" "${extra[@]}"
+  step pin-token token_pin_no_rotation
   # Optional: what an executor needs from the registered config.toml (docker-autoscaler.sh).
   if declare -F executor_after_register >/dev/null; then step after-register executor_after_register; fi
   step restart-runner runner_restart_after_register
@@ -280,3 +281,7 @@ bootstrap_main() {
   RF_CURRENT_STEP=finished
   log_info "instance $RF_INSTANCE_ID is in service"
 }
+
+# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
+# shellcheck source=runner_configs/linux/lib/token.sh
+. "$(dirname "${BASH_SOURCE[0]}")/token.sh"

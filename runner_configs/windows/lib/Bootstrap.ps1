@@ -167,6 +167,7 @@ function Invoke-Bootstrap([string]$Script) {
         $template = Join-Path $script:RfStateDir 'runner-template.toml'
         [void](Write-FileIfChanged $template (Get-ExecutorTemplate))
         Invoke-Step 'register' { Register-Runner "$($env:RF_STACK_NAME)-$($script:InstanceId)" (Get-ExecutorName) $template @(Get-ExecutorRegisterArgs) }
+        Invoke-Step 'pin-token' { Clear-RunnerTokenExpiry }
         Invoke-Step 'verify' { Test-RunnerVerified }
         Invoke-Step 'start-runner' { Start-RunnerService }
         Invoke-Step 'start-agent' { Install-LifecycleAgent }
@@ -195,3 +196,6 @@ function Invoke-Bootstrap([string]$Script) {
         Stop-HeartbeatLoop
     }
 }
+
+# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
+. (Join-Path $PSScriptRoot 'Token.ps1')

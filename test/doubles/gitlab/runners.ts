@@ -2,7 +2,7 @@
  * Runner routes of the GitLab API double, with GitLab's documented shapes
  * and status codes:
  *   POST   /runners/verify          runner token in the body; 403 for an unknown
- *                                   token; records a manager (system_id, or
+ *                                   or expired token; records a manager (system_id, or
  *                                   `<legacy>` without one), as GitLab does
  *   GET    /runners/:id/managers    API token; 404 for an unknown runner
  *   DELETE /runners/managers        runner token + system_id; 403 / 404 / 204
@@ -84,7 +84,9 @@ export function addRunnerRoutes(double: GitLabDouble): RunnersDouble {
     const body = (request.body ?? {}) as { token?: unknown; system_id?: unknown };
     if (typeof body.token !== 'string') return { status: 400, body: { error: 'token is missing' } };
     const runner = byToken(body.token);
-    if (!runner) return { status: 403, body: { message: '403 Forbidden' } };
+    // An expired token authenticates nothing (Ci::Runner token_expired?).
+    const expired = runner?.tokenExpiresAt && Date.parse(runner.tokenExpiresAt) <= Date.now();
+    if (!runner || expired) return { status: 403, body: { message: '403 Forbidden' } };
     const systemId = typeof body.system_id === 'string' ? body.system_id : LEGACY_SYSTEM_ID;
     const existing = runner.managers.find((m) => m.system_id === systemId);
     state.setManager(runner.id, {

@@ -13,6 +13,9 @@ export interface DoubleRequest {
   query: URLSearchParams;
   body: unknown;
   token: string | undefined;
+  headers: IncomingMessage['headers'];
+  /** When the double received it (ms since epoch). */
+  at: number;
 }
 
 export interface DoubleResponse {
@@ -34,6 +37,12 @@ export interface GitLabDouble {
   /** Every request received, in order (tokens are recorded as given, for assertions). */
   requests: DoubleRequest[];
   addRoute(method: string, pattern: string, handler: RouteHandler): void;
+  /**
+   * Answers the next `times` requests matching method and path (a RegExp on the
+   * path after /api/v4) with this response instead of the route: 429 with
+   * Retry-After, 5xx, and the like.
+   */
+  injectFault(method: string, path: RegExp, response: DoubleResponse, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +78,7 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
   const requests: DoubleRequest[] = [];
   const validTokens = new Set(options.tokens ?? ['glpat-test-token']);
   const forbiddenTokens = new Set<string>();
+  const faults: { method: string; path: RegExp; response: DoubleResponse; left: number }[] = [];
 
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -79,7 +89,9 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
-      return send(res, { status: 400, body: { error: 'invalid JSON body' } });
+      // A job's log arrives as plain text (PATCH /jobs/:id/trace); everything else is JSON.
+      if (req.method !== 'PATCH') return send(res, { status: 400, body: { error: 'invalid JSON body' } });
+      body = raw;
     }
     const token = headerValue(req, 'private-token') ?? headerValue(req, 'job-token') ?? bearer(req);
     const path = url.pathname.replace(/^\/api\/v4/, '');
@@ -90,13 +102,26 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
       query: url.searchParams,
       body,
       token,
+      headers: req.headers,
+      at: Date.now(),
     };
     requests.push(request);
 
+    const fault = faults.find((f) => f.left > 0 && f.method === request.method && f.path.test(path));
+    if (fault) {
+      fault.left -= 1;
+      return send(res, fault.response);
+    }
     const route = routes.find((r) => r.method === request.method && r.regex.test(path));
     if (!route) return send(res, { status: 404, body: { message: '404 Not Found' } });
     // Runner-token endpoints authenticate with the runner token in the body, not a header.
-    const runnerAuth = path.startsWith('/runners/verify') || path === '/runners/managers';
+    // Job endpoints authenticate with the job's own token (body or JOB-TOKEN), checked by their route.
+    const runnerAuth =
+      path.startsWith('/runners/verify') ||
+      path === '/runners/managers' ||
+      path === '/runners/reset_authentication_token' ||
+      path === '/jobs/request' ||
+      /^\/jobs\/\d+(\/trace)?$/.test(path);
     if (!runnerAuth) {
       if (!token || (!validTokens.has(token) && !forbiddenTokens.has(token))) {
         return send(res, { status: 401, body: { message: '401 Unauthorized' } });
@@ -133,6 +158,9 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
         })}$`,
       );
       routes.push({ method, regex, names, handler });
+    },
+    injectFault(method, path, response, times = 1) {
+      faults.push({ method, path, response, left: times });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -1,0 +1,45 @@
+/**
+ * Where the fleet's runner token lives, for the commands that manage the
+ * runner's identity (create-runner, rotate-token, reconcile): the SSM
+ * parameter named by --runner-token-parameter, else the stack's
+ * RunnerTokenParameterName parameter.
+ */
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { describeStack } from '../aws/cloudformation.ts';
+import { InputError } from '../errors.ts';
+
+/** SSM parameter names: letters, digits and _.-/ ; the stack wants a leading slash. */
+export const SSM_PARAMETER_NAME = /^\/?[A-Za-z0-9_.\-/]{1,1011}$/;
+
+export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
+
+/** A problem with --runner-token-parameter, or none. */
+export function tokenParameterProblem(name: string | undefined): string | undefined {
+  if (name === undefined || SSM_PARAMETER_NAME.test(name)) return undefined;
+  return `invalid --runner-token-parameter ${name}: use letters, digits and _.-/ (e.g. /runner-fleet/prod/token)`;
+}
+
+/** The parameter name: the flag, else the stack's RunnerTokenParameterName. */
+export async function tokenParameterName(
+  cloudFormation: CloudFormationClient,
+  flag: string | undefined,
+  stackName: string | undefined,
+): Promise<string> {
+  if (flag) return flag;
+  if (!stackName) {
+    throw new InputError('pass --runner-token-parameter NAME, or --stack-name of a fleet that has one');
+  }
+  const stack = await describeStack(cloudFormation, stackName);
+  if (!stack) {
+    throw new InputError(
+      `stack ${stackName} does not exist; pass --runner-token-parameter NAME (the SSM parameter deploy will give the stack)`,
+    );
+  }
+  const value = stack.Parameters?.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue;
+  if (!value) {
+    throw new InputError(
+      `stack ${stackName} keeps its runner token elsewhere (its ${TOKEN_PARAMETER_KEY} is empty): runner-fleet manages tokens in SSM only; pass --runner-token-parameter`,
+    );
+  }
+  return value;
+}
