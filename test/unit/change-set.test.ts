@@ -42,6 +42,7 @@ describe('discardChangeSet', () => {
     await discardChangeSet(client, log(), 'fleet', pending(true), fast);
     expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
       StackName: 'arn:stack/fleet',
+      ClientRequestToken: expect.stringMatching(/^runner-fleet-delete-[0-9a-f-]{36}$/),
     });
     expect(out.join('')).toContain('Deleted the pending change set and the empty stack fleet that held it');
   });
