@@ -11,11 +11,14 @@ import { createLogger, type Logger } from './log.ts';
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    success (also: no changes to deploy)
-  1    AWS or GitLab failure: the stack operation failed, rolled back or timed out
+  1    AWS or GitLab failure: the stack operation failed, rolled back or timed out;
+       AWS refused a call, kept throttling, or did not answer (one line names the call)
   2    bad input: unknown flag, unreadable or malformed file, unknown parameter,
-       invalid KEY=VALUE, missing region or credentials
+       invalid KEY=VALUE or stack name, unwritable output path, invalid URL,
+       missing region or credentials (all listed before any AWS call)
   3    the preview gate refused the change (replacement or permission change)
-  130  interrupted (SIGINT/SIGTERM); pending change sets are deleted`;
+  130  interrupted (SIGINT/SIGTERM): pending change sets are deleted, an update is
+       cancelled; a signal repeated within 1 s never skips this clean-up`;
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
