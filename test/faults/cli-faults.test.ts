@@ -285,16 +285,26 @@ describe.skipIf(!emulatorAvailable('ministack'))(
 
       async function interrupted(
         stack: string,
-        send: (pid: number) => void,
+        send: (pid: number, handled: () => Promise<void>) => unknown,
         options: { processGroup?: boolean; args?: string[] } = {},
       ): Promise<CliResult & { seconds: number }> {
+        let output = '';
         const run = runCliProcess(options.args ?? deployArgs(stack), env(PATIENT), {
           timeoutMs: 60_000,
+          onOutput: (text) => {
+            output += text;
+          },
           ...(options.processGroup ? { processGroup: true } : {}),
         });
         const result = timed(run);
         await waitForCall(options.args ? 'DescribeStackEvents' : 'DescribeChangeSet');
-        send(run.child.pid ?? 0);
+        // Resolves once the CLI has taken the first signal in: a second one sent after
+        // this cannot be merged with it by the operating system or the runtime.
+        const handled = async () => {
+          const deadline = Date.now() + 10_000;
+          while (!/(SIGTERM|SIGINT) received/.test(output) && Date.now() < deadline) await delay(5);
+        };
+        await send(run.child.pid ?? 0, handled);
         return result;
       }
 
@@ -312,8 +322,9 @@ describe.skipIf(!emulatorAvailable('ministack'))(
       it('SIGTERM twice in a row (timeout(1), GitLab cancel) still cleans up', async () => {
         await existing('sigterm-twice');
         slowChangeSet();
-        const result = await interrupted('sigterm-twice', (pid) => {
+        const result = await interrupted('sigterm-twice', async (pid, handled) => {
           process.kill(pid, 'SIGTERM');
+          await handled();
           process.kill(pid, 'SIGTERM');
         });
         expect(result.code, result.output).toBe(130);
@@ -328,8 +339,9 @@ describe.skipIf(!emulatorAvailable('ministack'))(
         slowChangeSet();
         const result = await interrupted(
           'group',
-          (pid) => {
+          async (pid, handled) => {
             process.kill(pid, 'SIGTERM');
+            await handled();
             process.kill(-pid, 'SIGTERM');
           },
           { processGroup: true },
