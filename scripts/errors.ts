@@ -97,7 +97,8 @@ const HINTS = Symbol('runner-fleet hints');
 export function withHint<T>(error: T, hint: string): T {
   if (typeof error === 'object' && error !== null) {
     const carrier = error as { [HINTS]?: string[] };
-    carrier[HINTS] = [...(carrier[HINTS] ?? []), hint];
+    const hints = carrier[HINTS] ?? [];
+    if (!hints.includes(hint)) carrier[HINTS] = [...hints, hint];
   }
   return error;
 }

@@ -21,6 +21,7 @@ import { isSecret } from '../secrets.ts';
 import {
   CHANGE_SET_MAX_WAIT_SECONDS,
   changeSetName,
+  concurrentChange,
   createChangeSetFor,
   discardChangeSet,
   executeChangeSetOnce,
@@ -194,9 +195,19 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     });
     return changeSetType === 'CREATE' ? 'created' : 'updated';
   } catch (error) {
+    const beforeExecution = pendingChangeSet !== undefined;
     if (pendingChangeSet) await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
     if (signal?.aborted) {
       throw new InterruptedError(`deploy of ${options.stackName} interrupted`);
+    }
+    if (beforeExecution && !isRunnerFleetError(error)) {
+      // Another deploy can pull the stack from under any step before ours runs.
+      const race = await concurrentChange(
+        cfn,
+        { stackName: options.stackName, type: changeSetType },
+        'execute',
+      );
+      if (race) throw withHint(error, race);
     }
     throw error;
   }
