@@ -8,7 +8,7 @@
  * Also prints DescribeStacks calls per second while runner-fleet waits, and
  * the wall time of a deploy whose stack reads hang, with the default timeouts.
  *
- *   npx tsx tools/bench-completion.ts              # 5 rounds each, ministack
+ *   npm run bench:completion                     # 5 rounds each, ministack
  *   BENCH_ROUNDS=10 BENCH_HANG=0 npx tsx tools/bench-completion.ts
  */
 import { spawn } from 'node:child_process';

@@ -412,6 +412,31 @@ describe('deploy: stacks that are busy or stuck', () => {
     await run();
     expect(clock.sleeps).toEqual([500, 750, 1125, 1500, 1500, 1500]);
   });
+
+  it('over a ten-minute update: at most one DescribeStacks a second, and the end seen within 1.5 s', async () => {
+    const updateMs = 10 * 60_000;
+    let executedAt = 0;
+    let describes = 0;
+    cfnMock.on(ExecuteChangeSetCommand).callsFake(() => {
+      executedAt = clock.now();
+      return {};
+    });
+    cfnMock.on(DescribeStacksCommand).callsFake(() => {
+      if (executedAt === 0) return { Stacks: [stack('UPDATE_COMPLETE')] };
+      describes += 1;
+      const done = clock.now() - executedAt >= updateMs;
+      return { Stacks: [stack(done ? 'UPDATE_COMPLETE' : 'UPDATE_IN_PROGRESS')] };
+    });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
+    cfnMock
+      .on(DescribeChangeSetCommand)
+      .resolves({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE', Changes: [] });
+    cfnMock.on(GetTemplateCommand).resolves({ TemplateBody: 'Resources: {}' });
+    await run();
+    const seenAfterMs = clock.now() - executedAt - updateMs;
+    expect(seenAfterMs).toBeLessThanOrEqual(1_500);
+    expect(describes / ((clock.now() - executedAt) / 1000)).toBeLessThanOrEqual(1);
+  });
 });
 
 describe('deploy: interrupted', () => {
