@@ -149,7 +149,7 @@ describe('input the CLI refuses before it calls AWS', () => {
     expect(result.code, result.output).toBe(2);
     expect(result.output).not.toContain(token);
     expect(errorLines(result)).toEqual([
-      'error: parameter Environment=glrt-**** is not allowed: use one of test, prod',
+      'error: parameter Environment=**** is not allowed: use one of test, prod',
     ]);
   });
 
