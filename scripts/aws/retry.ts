@@ -7,7 +7,7 @@
  *   @smithy/node-http-handler setRequestTimeout);
  * - a timed-out or dropped attempt is tried again at most twice: a hung
  *   endpoint is not going to answer the eighth time either;
- * - throttling backs off exponentially with full jitter up to 20 s, for at
+ * - throttling backs off exponentially (with jitter) up to 20 s, for at
  *   most `maxAttempts` attempts, so several pipelines polling one account
  *   ride it out; 5xx is retried like throttling but from a shorter base;
  * - anything else (AccessDenied, ValidationError) is not retried.
@@ -30,7 +30,8 @@ export interface RetryPolicy {
 export const MAX_TIMEOUT_ATTEMPTS = 3;
 /** AWS SDKs cap a back-off at 20 s; longer waits only slow a deploy that would succeed. */
 export const MAX_BACKOFF_MS = 20_000;
-const SERVER_ERROR_BASE_MS = 200;
+// The SDK's own base for 5xx and dropped connections.
+const SERVER_ERROR_BASE_MS = 100;
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   // CloudFormation answers in a second or two; 20 s is a hung connection.
@@ -83,7 +84,7 @@ export function boundedRetryStrategy(
       }
       const base = info.errorType === 'THROTTLING' ? policy.throttleBaseMs : SERVER_ERROR_BASE_MS;
       const ceiling = Math.min(MAX_BACKOFF_MS, base * 2 ** last.retries);
-      // Full jitter spreads pipelines that were throttled together.
+      // Jitter (half the step fixed, half random) spreads pipelines that were throttled together.
       let delayMs = Math.round(ceiling / 2 + (random() * ceiling) / 2);
       const hinted = info.retryAfterHint ? info.retryAfterHint.getTime() - Date.now() : 0;
       if (hinted > delayMs) delayMs = Math.min(hinted, MAX_BACKOFF_MS);
