@@ -7,6 +7,7 @@
  * settings (RUNNER_FLEET_AWS_TIMEOUT_SECONDS=1, AWS_MAX_ATTEMPTS=3), so the
  * suite stays quick.
  */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
 import { emulatorAvailable } from '../support/emulator.ts';
 import { ATTEMPT_TIMEOUT_SECONDS, basic, faultHarness } from './harness.ts';
@@ -76,6 +77,45 @@ describe.skipIf(!emulatorAvailable('ministack'))(
         const result = await cli(deployArgs('blips'));
         expect(result.code, result.output).toBe(0);
         expect(await leftovers()).toEqual([]);
+      });
+    });
+
+    describe("the proxy's error documents", () => {
+      /** The element paths of an XML document, without text: its shape. */
+      const shape = (xml: string) =>
+        [...xml.matchAll(/<\/?([A-Za-z]+)[^>]*>/g)].map(
+          (match) => `${match[0].startsWith('</') ? '/' : ''}${match[1]}`,
+        );
+
+      const rawCall = (action: string) =>
+        fetch(h.proxy.endpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `Action=${action}&Version=2010-05-15&StackName=no-such-stack`,
+        });
+
+      it("have the shape of the emulator's own query-protocol errors, and the SDK reads their code", async () => {
+        // The emulator's real answer for a missing stack: an ErrorResponse with Error/Type/Code/Message.
+        const real = await rawCall('DescribeStacks');
+        expect(real.status).toBe(400);
+        const realShape = shape(await real.text());
+        faults({ action: 'DescribeStacks', fault: 'throttle' });
+        const injected = await rawCall('DescribeStacks');
+        expect(injected.status).toBe(400);
+        expect(shape(await injected.text())).toEqual(realShape);
+
+        const sdk = new CloudFormationClient({
+          endpoint: h.proxy.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+          maxAttempts: 1,
+        });
+        const error = (await sdk
+          .send(new DescribeStacksCommand({ StackName: 'no-such-stack' }))
+          .catch((e: unknown) => e)) as Error & { $metadata: { httpStatusCode?: number } };
+        sdk.destroy();
+        expect(error.name).toBe('Throttling');
+        expect(error.$metadata.httpStatusCode).toBe(400);
       });
     });
 

@@ -91,6 +91,33 @@ describe.skipIf(!emulatorAvailable('ministack'))(
         expect(await stackOf('group')).toBeUndefined();
       });
 
+      it('SIGTERM twice while an update runs still cancels the update', async () => {
+        await existing('cancel-me');
+        // The update stays "in progress" as far as the CLI can see, for longer than the test.
+        h.proxy.holdCompletion({ holdMs: () => 60_000 });
+        let output = '';
+        const run = runCliProcess(deployArgs('cancel-me', '--parameter=QueueSuffix=two'), env(PATIENT), {
+          timeoutMs: 60_000,
+          onOutput: (text) => {
+            output += text;
+          },
+        });
+        const until = async (pattern: RegExp) => {
+          const deadline = Date.now() + 20_000;
+          while (!pattern.test(output) && Date.now() < deadline) await delay(5);
+        };
+        await until(/Executing change set/);
+        run.child.kill('SIGTERM');
+        await until(/SIGTERM received/);
+        run.child.kill('SIGTERM');
+        const result = await run;
+        expect(result.code, result.output).toBe(130);
+        expect(h.proxy.calls.filter((call) => call.action === 'CancelUpdateStack')).toHaveLength(1);
+        expect(result.stderr).toMatch(
+          /warning: interrupted: (cancelled|could not cancel) the update of cancel-me/,
+        );
+      });
+
       it('SIGINT before the first wait exits 130 with one line', async () => {
         faults({ action: 'DescribeStacks', fault: 'delay', delayMs: 1500 });
         const run = runCliProcess(deployArgs('early'), env(PATIENT), { timeoutMs: 60_000 });

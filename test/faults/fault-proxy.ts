@@ -13,8 +13,8 @@
  *   <Code>, <Message></Error><RequestId>` (AWS "Query API error responses"),
  *   HTTP 400 for Throttling, 403 for AccessDenied, 503 for ServiceUnavailable;
  *   the JSON protocol's `{"__type": ..., "message": ...}` with HTTP 400.
- *   The SDK's own deserialisers read these the same as real AWS answers,
- *   which the tests check (the error name reaches the CLI's message).
+ *   cli-faults.test.ts checks the query-protocol document against the one
+ *   ministack itself sends (same elements) and that the SDK reads its code.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
