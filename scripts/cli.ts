@@ -101,7 +101,7 @@ export async function runCli(
     if (controller.signal.aborted && !isRunnerFleetError(error)) {
       // Stopped by the signal before a command step could say what it had done.
       log.error(
-        `${command.name} interrupted by ${firstSignal?.name ?? 'a signal'} before it changed anything in AWS`,
+        `${command.name} interrupted by ${firstSignal?.name ?? 'a signal'} before it started any stack operation`,
       );
       return ExitCode.Interrupted;
     }

@@ -126,7 +126,7 @@ describe.skipIf(!emulatorAvailable('ministack'))(
         const result = await run;
         expect(result.code, result.output).toBe(130);
         expect(errorLines(result)).toEqual([
-          'error: deploy interrupted by SIGINT before it changed anything in AWS',
+          'error: deploy interrupted by SIGINT before it started any stack operation',
         ]);
         expect(await leftovers()).toEqual([]);
       });
