@@ -32,6 +32,8 @@ ${list}
 
 AWS region, credentials and endpoint come from the standard AWS environment
 (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE).
+Every AWS call ends: one attempt waits RUNNER_FLEET_AWS_TIMEOUT_SECONDS (default 20),
+an unanswered call is tried 3 times, throttling up to AWS_MAX_ATTEMPTS (default 8).
 
 ${EXIT_CODES_HELP}`;
 }
