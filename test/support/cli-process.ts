@@ -37,12 +37,10 @@ export function runCliProcess(
     timeoutMs?: number;
     /** Start it as the leader of its own process group, as a CI job's shell does. */
     processGroup?: boolean;
-    /** Environment exactly as given, without isolatedEnv's defaults (AWS_* from the test process is still dropped). */
-    rawEnv?: boolean;
   } = {},
 ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: options.rawEnv ? env : isolatedEnv(env),
+    env: isolatedEnv(env),
     cwd: ROOT,
     detached: options.processGroup === true,
   });
