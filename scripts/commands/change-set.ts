@@ -141,7 +141,7 @@ export async function createChangeSetFor(
       // Some endpoints refuse an unchanged update at once instead of failing the change set.
       return 'no-changes';
     }
-    const race = await concurrentChange(cfn, request, 'create');
+    const race = await concurrentChange(cfn, request);
     if (race) throw withHint(error, race);
     if (isAwsError(error, 'ValidationError')) {
       throw new InputError(`CloudFormation rejected the request: ${firstLine(error)}`);
@@ -158,14 +158,16 @@ export async function createChangeSetFor(
 export async function concurrentChange(
   cfn: CloudFormationClient,
   request: { stackName: string; type: ChangeSetType },
-  after: 'create' | 'execute',
+  ourStackId?: string,
 ): Promise<string | undefined> {
   const now = await describeStack(cfn, request.stackName).catch(() => undefined);
-  const status = now?.StackStatus ?? '';
-  // Once our own CREATE change set exists, the REVIEW_IN_PROGRESS stack holding it is ours.
-  const ownReview = after === 'execute' && status === 'REVIEW_IN_PROGRESS';
-  const startedElsewhere =
-    !ownReview && (isInProgress(status) || (request.type === 'CREATE' && now !== undefined));
+  if (!now || now.StackStatus === 'DELETE_COMPLETE') return undefined;
+  const status = now.StackStatus ?? '';
+  // A stack of this name with another id was made by someone else; ours in
+  // REVIEW_IN_PROGRESS only holds our own change set.
+  const someoneElses = ourStackId !== undefined && now.StackId !== undefined && now.StackId !== ourStackId;
+  const ownReview = ourStackId !== undefined && now.StackId === ourStackId && status === 'REVIEW_IN_PROGRESS';
+  const startedElsewhere = someoneElses || isInProgress(status) || (request.type === 'CREATE' && !ownReview);
   if (!startedElsewhere) return undefined;
   return `stack ${request.stackName} is now ${status || 'present'}: another deploy (or a person) is changing it at the same time; give the deploy jobs one resource_group so they run one after another, then run deploy again`;
 }
@@ -219,8 +221,9 @@ export async function executeChangeSetOnce(
   cfn: CloudFormationClient,
   log: Logger,
   request: { stackName: string; type: ChangeSetType },
-  changeSetId: string,
+  created: { changeSetId: string; stackId: string },
 ): Promise<void> {
+  const { changeSetId } = created;
   try {
     await executeChangeSet(cfn, request.stackName, changeSetId, `runner-fleet-execute-${randomUUID()}`);
   } catch (error) {
@@ -231,7 +234,7 @@ export async function executeChangeSetOnce(
       );
       return;
     }
-    const race = await concurrentChange(cfn, request, 'execute');
+    const race = await concurrentChange(cfn, request, created.stackId);
     throw race ? withHint(error, race) : error;
   }
 }

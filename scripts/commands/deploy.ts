@@ -146,12 +146,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     await markExistingEvents(cfn, created.stackId, seenEventIds);
     // Last point where an interruption costs nothing: the change set is simply discarded.
     signal?.throwIfAborted();
-    await executeChangeSetOnce(
-      cfn,
-      log,
-      { stackName: options.stackName, type: changeSetType },
-      created.changeSetId,
-    );
+    await executeChangeSetOnce(cfn, log, { stackName: options.stackName, type: changeSetType }, created);
     pendingChangeSet = undefined;
     log.info(`Executing change set ${name}`);
     const goesOn = `the ${changeSetType === 'CREATE' ? 'creation' : 'update'} of ${options.stackName} goes on in CloudFormation: run deploy again to follow it, or check the stack events`;
@@ -195,17 +190,17 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     });
     return changeSetType === 'CREATE' ? 'created' : 'updated';
   } catch (error) {
-    const beforeExecution = pendingChangeSet !== undefined;
-    if (pendingChangeSet) await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
+    const pending = pendingChangeSet;
+    if (pending) await discardChangeSet(cfn, log, options.stackName, pending);
     if (signal?.aborted) {
       throw new InterruptedError(`deploy of ${options.stackName} interrupted`);
     }
-    if (beforeExecution && !isRunnerFleetError(error)) {
+    if (pending && !isRunnerFleetError(error)) {
       // Another deploy can pull the stack from under any step before ours runs.
       const race = await concurrentChange(
         cfn,
         { stackName: options.stackName, type: changeSetType },
-        'execute',
+        pending.stackId,
       );
       if (race) throw withHint(error, race);
     }
