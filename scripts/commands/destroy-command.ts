@@ -2,9 +2,10 @@
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabApiUrl, gitlabUrlProblems, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import { asString, type CommandSpec, regionOption, stackNameOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
 
 export const destroyCommand: CommandSpec = {
@@ -18,6 +19,10 @@ export const destroyCommand: CommandSpec = {
   --timeout-minutes N         longest wait for the deletion (default 120: instances
                               drain their running jobs before they terminate)
   --gitlab-url URL            GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
+  --runner-id N               the fleet's GitLab runner, to tell whether this job runs
+                              on it (else found from RUNNER_FLEET_RUNNER_TOKEN)
+  --allow-own-fleet           destroy even when this GitLab job runs on the fleet's own
+                              runner (CI_RUNNER_ID / CI_RUNNER_DESCRIPTION); refused otherwise
 
 The stack's cache bucket is emptied first (it holds only disposable job
 caches), so CloudFormation can delete it. With RUNNER_FLEET_RUNNER_TOKEN set, runner managers of the deleted instances
@@ -28,6 +33,8 @@ that are still registered are removed (DELETE /runners/managers).`,
     region: { type: 'string' },
     'timeout-minutes': { type: 'string' },
     'gitlab-url': { type: 'string' },
+    'runner-id': { type: 'string' },
+    'allow-own-fleet': { type: 'boolean' },
   },
   async run(flags, context) {
     const problems: string[] = [];
@@ -54,7 +61,16 @@ that are still registered are removed (DELETE /runners/managers).`,
         'RUNNER_FLEET_RUNNER_TOKEN is set but no GitLab URL: pass --gitlab-url or set CI_SERVER_URL',
       );
     }
+    const runnerIdFlag = runnerIdOption(flags, problems);
     if (problems.length > 0 || !stackName) throw new InputError(problems);
+    await refuseOwnFleet({
+      verb: 'destroy',
+      stackName,
+      allowOwnFleet: flags['allow-own-fleet'] === true,
+      env: context.env,
+      log: context.log,
+      fleetRunnerId: () => fleetRunnerIdFor({ runnerIdFlag, runnerToken, apiUrl }),
+    });
     await destroy(
       { stackName, timeoutMinutes },
       {

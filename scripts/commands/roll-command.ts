@@ -10,10 +10,12 @@ import { instanceRefreshApi } from '../aws/instance-refresh.ts';
 import { checkWritableFile, parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
 import {
   fleetRunnerId,
+  gitlabApiUrl,
   gitlabUrlProblems,
   optionalGitLabAccess,
   runnerTokenFromEnv,
 } from '../config/gitlab-access.ts';
+import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
 import { findManagerForInstance, listManagers } from '../gitlab/runners.ts';
@@ -43,6 +45,8 @@ export const rollCommand: CommandSpec = {
   --junit FILE                      JUnit report of the smoke test that ends a roll
   --runner-releases-url URL         where to read the latest gitlab-runner release
                                     (default ${RUNNER_LATEST_RELEASE_URL})
+  --allow-own-fleet                 roll even when this GitLab job runs on the fleet's own
+                                    runner (CI_RUNNER_ID / CI_RUNNER_DESCRIPTION); refused otherwise
 
 Out of date means: the AMI behind the stack's SSM parameter moved (the stack is
 updated first), instances run an older launch template version, or (with
@@ -65,6 +69,7 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
     'gitlab-url': { type: 'string' },
     'runner-releases-url': { type: 'string' },
     junit: { type: 'string' },
+    'allow-own-fleet': { type: 'boolean' },
   },
   async run(flags, context) {
     const problems: string[] = [];
@@ -134,6 +139,19 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
 
     const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
     const runnerToken = runnerTokenFromEnv(context.env);
+    await refuseOwnFleet({
+      verb: 'roll',
+      stackName,
+      allowOwnFleet: flags['allow-own-fleet'] === true,
+      env: context.env,
+      log: context.log,
+      fleetRunnerId: () =>
+        fleetRunnerIdFor({
+          runnerIdFlag,
+          runnerToken,
+          apiUrl: gitlabApiUrl(asString(flags['gitlab-url']), context.env),
+        }),
+    });
     const autoScaling = await autoScalingClient(regionOption(flags));
     const outcome = await roll(
       {

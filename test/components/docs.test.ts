@@ -1,12 +1,17 @@
-/** docs/components.md shows the inputs the components really have. */
-import { readFileSync } from 'node:fs';
+/** docs/components.md, the README and the examples say what consumers need to know. */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { renderInputTables, withInputTables } from '../../tools/render-component-docs.ts';
+import { CLI, isolatedEnv } from '../support/cli-process.ts';
 import { ROOT } from '../support/emulator.ts';
 
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+
 describe('docs/components.md', () => {
-  const document = readFileSync(join(ROOT, 'docs', 'components.md'), 'utf8');
+  const document = read('docs/components.md');
 
   it('has input tables in step with templates/ (run npx tsx tools/render-component-docs.ts)', () => {
     expect(withInputTables(document, renderInputTables())).toBe(document);
@@ -16,6 +21,82 @@ describe('docs/components.md', () => {
     for (const name of ['deploy', 'preview', 'smoke-test', 'roll', 'destroy']) {
       expect(document).toContain(`### \`${name}\``);
       expect(document).toMatch(new RegExp(`component: \\$CI_SERVER_FQDN/[^\\s]+/${name}@`));
+    }
+  });
+});
+
+describe('the minimum GitLab version', () => {
+  it('is named in the README, the component docs and the release description', () => {
+    for (const file of ['README.md', 'docs/components.md', '.gitlab-ci.yml']) {
+      expect(read(file), file).toMatch(/GitLab 17\.0\s+or\s+later/);
+    }
+  });
+});
+
+/** The retry a job cut by a spot reclaim or drain deadline needs (GitLab's failure reason). */
+function retriesInterrupted(job: { retry?: { when?: string | string[] } } | undefined): boolean {
+  const when = job?.retry?.when;
+  return (Array.isArray(when) ? when : [when]).includes('runner_interrupted');
+}
+
+describe('retry advice for jobs cut by a spot reclaim or drain', () => {
+  it('is in the README and the component docs', () => {
+    for (const file of ['README.md', 'docs/components.md'])
+      expect(read(file), file).toContain('runner_interrupted');
+  });
+
+  it('is what the canary job in docs/cli.md does', () => {
+    const block = read('docs/cli.md').match(/```yaml\n(runner-fleet-canary:[\s\S]*?)```/)?.[1];
+    expect(block).toBeDefined();
+    const jobs = load(block ?? '') as Record<string, { retry?: { when?: string[] } }>;
+    expect(retriesInterrupted(jobs['runner-fleet-canary'])).toBe(true);
+  });
+
+  it('is what every example that runs jobs on the fleet does', () => {
+    const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yml'));
+    const canaries = examples.flatMap((file) => {
+      const pipeline = load(read(`examples/${file}`)) as Record<string, { rules?: { if?: string }[] }>;
+      return Object.entries(pipeline)
+        .filter(([, job]) => job?.rules?.some((rule) => rule.if?.includes('RUNNER_FLEET_CANARY')))
+        .map(([name, job]) => [`${file} ${name}`, job] as const);
+    });
+    expect(canaries.length).toBeGreaterThan(0);
+    for (const [name, job] of canaries) expect(retriesInterrupted(job as never), name).toBe(true);
+    const spot = load(read('examples/linux-spot-fleet.yml')) as { default?: { retry?: { when?: string[] } } };
+    expect(retriesInterrupted(spot.default)).toBe(true);
+  });
+});
+
+describe('running the CLI outside GitLab', () => {
+  const readme = read('README.md');
+  const section = readme.slice(readme.indexOf('## Run the CLI outside GitLab'));
+
+  it('has a README section for a checkout and for the image', () => {
+    expect(readme).toContain('## Run the CLI outside GitLab');
+    expect(section).toMatch(/npx runner-fleet /);
+    expect(section).toMatch(
+      /docker run [\s\S]*registry\.gitlab\.com\/runner-fleet\/runner-fleet:\S+ \\\n\s+runner-fleet /,
+    );
+  });
+
+  it('shows only commands and flags the CLI has', () => {
+    const commands = [...section.matchAll(/(?:npx )?runner-fleet (\w[\w-]*)((?:[^\n]*\\\n)*[^\n]*)/g)].filter(
+      ([, verb]) => verb !== 'fleet',
+    );
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    const flagsByVerb = new Map<string, Set<string>>();
+    for (const [, verb = '', rest = ''] of commands) {
+      const flags = flagsByVerb.get(verb) ?? new Set<string>();
+      for (const [flag] of rest.matchAll(/--[a-z][a-z-]+/g)) flags.add(flag);
+      flagsByVerb.set(verb, flags);
+    }
+    for (const [verb, flags] of flagsByVerb) {
+      const help = spawnSync(process.execPath, [CLI, verb, '--help'], {
+        env: isolatedEnv(),
+        encoding: 'utf8',
+      });
+      expect(help.status, `${verb}: ${help.stderr}`).toBe(0);
+      for (const flag of flags) expect(help.stdout, `${verb} ${flag}`).toContain(flag);
     }
   });
 });

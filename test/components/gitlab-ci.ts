@@ -63,12 +63,21 @@ export function ciValidator(): CiValidator {
     definitions: Record<string, { properties?: Record<string, unknown> }>;
     properties: { spec: { properties: Record<string, unknown> } };
   };
-  // spec:component (GitLab 18.7) postdates the bundled schema; add it as GitLab documents it.
+  // Where GitLab itself accepts more than the bundled schema, as its sources and docs say:
+  // - spec:component (GitLab 18.6, Beta): the components no longer use it, but consumers may.
   schema.properties.spec.properties.component = {
     type: 'array',
     items: { enum: ['name', 'sha', 'version', 'reference'] },
     uniqueItems: true,
   };
+  // - tags: [] (Gitlab::Ci::Config::Entry::Tags validates an array of strings under 50 items, no minimum),
+  //   what an empty `tags` input interpolates to.
+  const tags = schema.definitions.tags as { minItems?: number };
+  tags.minItems = 0;
+  // - retry:when runner_interrupted, the failure reason of a job cut by a forced runner shutdown
+  //   (accepted by GitLab's CI lint; newer than the bundled schema).
+  const retryErrors = schema.definitions.retry_errors as unknown as { oneOf: object[] };
+  retryErrors.oneOf.push({ const: 'runner_interrupted' });
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
   const validateConfig = ajv.compile(schema);
   const format = (errors: ErrorObject[] | null | undefined) =>
@@ -140,5 +149,48 @@ export function interpolate(
   return load(text) as Record<string, Job>;
 }
 
+/** The image every component runs by default: this project's image of the release in package.json. */
+export const DEFAULT_IMAGE = `registry.gitlab.com/runner-fleet/runner-fleet:${
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version
+}`;
+
 /** Values for inputs that have no default, valid for their regex. */
 export const REQUIRED_INPUT_SAMPLES: Record<string, unknown> = { region: 'eu-west-1' };
+
+/**
+ * The checks GitLab runs on the inputs of an include before it interpolates
+ * (Gitlab::Ci::Config::Interpolation::Inputs: one class per type, then
+ * options and regex): a value of another type is refused outright, so
+ * `runner_id: 42` is "not a string" for a string input. Empty when valid.
+ */
+export function inputProblems(component: ComponentFile, inputs: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const specs = component.header.spec.inputs;
+  for (const [name, value] of Object.entries(inputs)) {
+    const spec = specs[name];
+    if (!spec) {
+      problems.push(`unknown input name provided: ${name}`);
+      continue;
+    }
+    const type = spec.type ?? 'string';
+    const actual = Array.isArray(value) ? 'array' : typeof value;
+    if (actual !== type) {
+      problems.push(`\`${name}\` input: provided value is not a ${type}`);
+      continue;
+    }
+    if (spec.options && !spec.options.includes(value)) {
+      problems.push(
+        `\`${name}\` input: \`${String(value)}\` cannot be used because it is not in the list of allowed options`,
+      );
+    }
+    if (spec.regex && typeof value === 'string' && !new RegExp(spec.regex).test(value)) {
+      problems.push(`\`${name}\` input: provided value does not match required RegEx pattern`);
+    }
+  }
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.default === undefined && !(name in inputs))
+      problems.push(`\`${name}\` input: required value has not been provided`);
+  }
+  return problems;
+}

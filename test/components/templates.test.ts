@@ -7,8 +7,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { packageVersion, versionProblems } from '../../tools/component-version.ts';
 import { ROOT } from '../support/emulator.ts';
-import { ciValidator, interpolate, REQUIRED_INPUT_SAMPLES, readComponent } from './gitlab-ci.ts';
+import {
+  ciValidator,
+  DEFAULT_IMAGE,
+  inputProblems,
+  interpolate,
+  REQUIRED_INPUT_SAMPLES,
+  readComponent,
+} from './gitlab-ci.ts';
 
 const templatesDir = join(ROOT, 'templates');
 const components = readdirSync(templatesDir)
@@ -40,6 +48,7 @@ const SHARED_INPUTS = [
   'aws_audience',
   'image',
   'runner_token_variable',
+  'tags',
 ];
 
 describe('component files', () => {
@@ -50,9 +59,10 @@ describe('component files', () => {
   describe.each(components.map((c) => [c.name, c] as const))('%s', (_name, component) => {
     const inputs = component.header.spec.inputs;
 
-    it('has a header that is valid against the schema', () => {
+    it('has a header that is valid against the schema, without spec:component (GitLab 18.6+, Beta)', () => {
       expect(validator.header(component.header)).toEqual([]);
-      expect(component.header.spec.component).toEqual(['version', 'sha']);
+      expect(component.header.spec.component).toBeUndefined();
+      expect(component.bodyText).not.toMatch(/\$\[\[\s*component\./);
     });
 
     it('describes every input, gives defaults where sensible and valid options/regex', () => {
@@ -84,10 +94,8 @@ describe('component files', () => {
       expect(validator.config(body)).toEqual([]);
       for (const keyword of GLOBAL_KEYWORDS) expect(Object.keys(body)).not.toContain(keyword);
       for (const job of Object.values(body)) {
-        expect(job.image).toBe(`registry.gitlab.com/runner-fleet/runner-fleet:$RUNNER_FLEET_COMPONENT_SHA`);
-        expect((job.variables as Record<string, string>).RUNNER_FLEET_COMPONENT_SHA).toMatch(
-          /^[0-9a-f]{40}$/,
-        );
+        expect(job.image).toBe(DEFAULT_IMAGE);
+        expect(job.tags).toEqual([]);
         expect(job.id_tokens).toEqual({ RUNNER_FLEET_AWS_ID_TOKEN: { aud: 'sts.amazonaws.com' } });
       }
     });
@@ -96,6 +104,7 @@ describe('component files', () => {
       const custom = Object.fromEntries(
         Object.entries(inputs).map(([name, spec]) => {
           if (name === 'rules') return [name, [{ if: '$RUN_FLEET == "yes"', when: 'manual' }]];
+          if (name === 'tags') return [name, ['fleet-ops', 'on-demand']];
           if (name === 'as') return [name, `custom-${component.name}`];
           if (spec.options) return [name, spec.options.at(-1)];
           return [name, spec.default ?? REQUIRED_INPUT_SAMPLES[name]];
@@ -107,6 +116,7 @@ describe('component files', () => {
       expect(body[`custom-${component.name}`]?.rules).toEqual([
         { if: '$RUN_FLEET == "yes"', when: 'manual' },
       ]);
+      for (const job of Object.values(body)) expect(job.tags).toEqual(['fleet-ops', 'on-demand']);
     });
 
     it('never prints variables or traces commands', () => {
@@ -119,6 +129,10 @@ describe('component files', () => {
         expect(line).toMatch(/>"\$AWS_WEB_IDENTITY_TOKEN_FILE"$/);
       }
     });
+  });
+
+  it('default to the image of the release package.json names (tools/component-version.ts)', () => {
+    expect(versionProblems(packageVersion())).toEqual([]);
   });
 
   it('gives shared inputs the same meaning in every component', () => {
@@ -158,10 +172,10 @@ describe('deploy component', () => {
     expect(job.artifacts?.reports).toEqual({ dotenv: 'runner-fleet-outputs.env' });
   });
 
-  it('adds its stop job to the same pipeline: manual, same rules, stage and resource group', () => {
+  it('adds its stop job to the same pipeline: manual, rules of its own, same stage and resource group', () => {
     expect(stop.environment).toEqual({ name: 'runner-fleet/eu-west-1/fleet-a', action: 'stop' });
     expect(stop.when).toBe('manual');
-    expect(stop.rules).toEqual(job.rules);
+    expect(stop.rules).toEqual([{ if: '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', when: 'manual' }]);
     expect(stop.stage).toBe(job.stage);
     expect(stop.resource_group).toBe(job.resource_group);
     expect(stop.script.join('\n')).toContain('runner-fleet destroy');
@@ -196,23 +210,21 @@ describe('pipelines in this project', () => {
     expect(validator.config(data)).toEqual([]);
   });
 
-  it.each(files.filter((f) => f.startsWith('examples/')))(
-    '%s only uses inputs the components declare',
-    (file) => {
-      const data = load(readFileSync(join(ROOT, file), 'utf8')) as {
-        include?: { component?: string; inputs?: object }[];
-      };
-      const includes = (data.include ?? []).filter((i) => i.component);
-      expect(includes.length).toBeGreaterThan(0);
-      for (const include of includes) {
-        const name = include.component?.match(/\/([\w-]+)@/)?.[1];
-        const component = components.find((c) => c.name === name);
-        expect(component, include.component).toBeDefined();
-        if (!component) continue;
-        const inputs = (include.inputs ?? {}) as Record<string, unknown>;
-        const body = interpolate(component, inputs);
-        expect(validator.config(body)).toEqual([]);
-      }
-    },
-  );
+  it.each(files)('%s gives the components inputs GitLab accepts', (file) => {
+    const data = load(readFileSync(join(ROOT, file), 'utf8')) as {
+      include?: { component?: string; inputs?: object }[];
+    };
+    const includes = (data.include ?? []).filter((i) => i.component);
+    expect(includes.length).toBeGreaterThan(0);
+    for (const include of includes) {
+      const name = include.component?.match(/\/([\w-]+)@/)?.[1];
+      const component = components.find((c) => c.name === name);
+      expect(component, include.component).toBeDefined();
+      if (!component) continue;
+      const inputs = (include.inputs ?? {}) as Record<string, unknown>;
+      expect(inputProblems(component, inputs), include.component).toEqual([]);
+      const body = interpolate(component, inputs);
+      expect(validator.config(body)).toEqual([]);
+    }
+  });
 });

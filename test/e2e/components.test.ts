@@ -4,8 +4,9 @@
  * on the shell executor against moto and the GitLab API double: deploy,
  * smoke-test with the double reporting every instance's manager online,
  * preview of a changed template (reports, and the MR note in a merge request
- * pipeline), preview through OIDC web identity, roll, and the environment's
- * stop job. moto is the emulator because the mini fleet gets real instances
+ * pipeline), preview through OIDC web identity, roll (and its refusal on the
+ * fleet's own runner), and the environment's stop job (refused unless played
+ * by hand). moto is the emulator because the mini fleet gets real instances
  * there; it keeps no stack Outputs after a CREATE change set, so the dotenv
  * report is checked for being collected and well formed, not for values
  * (test/integration covers values on ministack), and it lacks the calls a roll
@@ -80,6 +81,9 @@ describe.skipIf(!ready)('components in a consumer pipeline (gitlab-ci-local)', (
       GITLAB_CI_LOCAL,
       '--force-shell-executor',
       '--no-color',
+      // GitLab accepts `tags: []` (an empty tags input); the schema gitlab-ci-local bundles does not.
+      '--ignore-schema-paths',
+      '#/definitions/tags/minItems',
       ...Object.entries(variables).flatMap(([key, value]) => ['--variable', `${key}=${value}`]),
       ...jobs,
     ];
@@ -254,8 +258,28 @@ describe.skipIf(!ready)('components in a consumer pipeline (gitlab-ci-local)', (
     if (run.code !== 0) expect(run.output).toMatch(/roll failed: .*may not implement this call/);
   });
 
-  it('destroys the stack through the environment stop job', async () => {
+  it("refuses to roll from a job on the fleet's own runner (CI_RUNNER_ID)", async () => {
+    const run = await runJobs(['runner-fleet-roll'], { variables: { CI_RUNNER_ID: String(RUNNER_ID) } });
+    expect(run.code, run.output).not.toBe(0);
+    expect(run.output).toContain(`refusing to roll ${STACK} from a job on that fleet`);
+    expect(run.output).toContain('--allow-own-fleet');
+  });
+
+  it('keeps the stack when the stop job starts without being played (CI_JOB_MANUAL unset)', async () => {
     const run = await runJobs(['runner-fleet-destroy']);
+    // A manual job may fail (allow_failure: true): the pipeline shows a warning, not a failure.
+    expect(run.output).toMatch(/WARN\s+runner-fleet-destroy/);
+    expect(run.output).toContain(`refusing to destroy ${STACK}: this stop job was not started by hand`);
+    const cfn = new CloudFormationClient(awsClientConfig());
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: STACK }))).Stacks?.[0];
+    cfn.destroy();
+    expect(stack?.StackStatus).toMatch(/_COMPLETE$/);
+    expect(stack?.StackStatus).not.toBe('DELETE_COMPLETE');
+  });
+
+  it('destroys the stack through the environment stop job, played by hand', async () => {
+    // GitLab sets CI_JOB_MANUAL=true in a manual job someone plays; gitlab-ci-local does not set it.
+    const run = await runJobs(['runner-fleet-destroy'], { variables: { CI_JOB_MANUAL: 'true' } });
     expect(run.code, run.output).toBe(0);
     const cfn = new CloudFormationClient(awsClientConfig());
     const stacks = await cfn
