@@ -21,9 +21,10 @@ export interface IamCall {
 }
 
 export const arn = {
+  // A stack id from an emulator keeps its path; its account (ministack says 000000000000) becomes the example's.
   stack: (nameOrArn: string) =>
     nameOrArn.startsWith('arn:')
-      ? nameOrArn
+      ? nameOrArn.replace(/^(arn:aws:cloudformation:[^:]*:)\d*:/, `$1${ACCOUNT}:`)
       : `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${nameOrArn}/${SOME_ID}`,
   group: (name: string) =>
     `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${SOME_ID}:autoScalingGroupName/${name}`,

@@ -36,6 +36,8 @@ interface Tally {
   deniedAsIntended: number;
 }
 const tallies = new Map<string, Tally>();
+/** Actions each principal was found to need (for the check that it is granted nothing more). */
+const neededActions = new Map<string, Set<string>>();
 function tally(row: string): Tally {
   const existing = tallies.get(row);
   if (existing) return existing;
@@ -54,6 +56,10 @@ async function allowAll(
   const denied: string[] = [];
   for (const call of calls) {
     const decision = await evaluate(principal, call, resourcePolicy);
+    neededActions.set(
+      principal.name,
+      (neededActions.get(principal.name) ?? new Set()).add(call.action.toLowerCase()),
+    );
     tally(row).needed += 1;
     if (decision === 'Allowed') tally(row).allowed += 1;
     else
@@ -175,7 +181,23 @@ describe('the deployer CLI, every call recorded', () => {
         'CloudFormation resolves AWS::SSM::Parameter::Value with the caller (CreateChangeSet); roll reads the newest AMI',
     }));
     expect(await allowAll('deploy role: AMI parameter', roles.deploy, resolution)).toEqual([]);
-    expect(await allowAll('preview role: AMI parameter', roles.preview, resolution.slice(0, 1))).toEqual([]);
+    expect(await allowAll('preview role: AMI parameter', roles.preview, resolution)).toEqual([]);
+    const stack = arn.stack(EXAMPLE.fleetStack);
+    const fromCode: IamCall[] = [
+      {
+        action: 'cloudformation:CancelUpdateStack',
+        resource: stack,
+        context: {},
+        source: 'deploy interrupted during an update (scripts/aws/cloudformation.ts cancelUpdate)',
+      },
+      {
+        action: 'cloudformation:TagResource',
+        resource: stack,
+        context: { 'aws:RequestTag/team': 'platform', 'aws:TagKeys': ['team'] },
+        source: 'deploy --tag team=platform (tags on the change set)',
+      },
+    ];
+    expect(await allowAll('deploy role: paths the run does not take', roles.deploy, fromCode)).toEqual([]);
   });
 });
 
@@ -726,5 +748,32 @@ describe('the deployer roles’ denials', () => {
         }
       }
     }
+  });
+});
+
+// Runs last (vitest runs a file's tests in order): the roles must grant no
+// action that no needed call above uses, unless kept here with the reason.
+describe('nothing granted beyond the calls', () => {
+  const KEPT: Record<string, Record<string, string>> = {
+    'preview role': {
+      'ssm:describeparameters':
+        'the token parameter’s metadata (name, type, version) for preview and status; never its value',
+    },
+  };
+
+  it.each(['deploy role', 'preview role'])('%s allows only actions a needed call uses', (name) => {
+    const principal = name === 'deploy role' ? roles.deploy : roles.preview;
+    const needed = [...(neededActions.get(name) ?? [])];
+    expect(needed.length, 'the evaluations above ran').toBeGreaterThan(5);
+    const unused: string[] = [];
+    for (const statement of principal.policies.flatMap((p) => p.policy.Statement)) {
+      if (statement.Effect !== 'Allow') continue;
+      for (const action of [statement.Action].flat() as string[]) {
+        const pattern = new RegExp(`^${action.toLowerCase().replace(/\*/g, '.*')}$`);
+        if (needed.some((n) => pattern.test(n)) || KEPT[name]?.[action.toLowerCase()]) continue;
+        unused.push(`${statement.Sid}: ${action}`);
+      }
+    }
+    expect(unused).toEqual([]);
   });
 });
