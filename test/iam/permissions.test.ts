@@ -686,14 +686,14 @@ describe('the deployer roles’ denials', () => {
     // The validating engine drops OIDC provider keys (<issuer>:sub is no key in
     // iam-data), so the trust policy is evaluated, as the role's resource
     // policy, by the engine that takes the context as given.
-    const assume = (logical: string, sub: string) =>
+    const assume = (logical: string, sub: string, aud = 'sts.amazonaws.com') =>
       runUnsafeSimulation(
         {
           request: {
             principal: `arn:aws:iam::${ACCOUNT}:oidc-provider/gitlab.com`,
             action: 'sts:AssumeRoleWithWebIdentity',
             resource: { resource: arn.role(logical), accountId: ACCOUNT },
-            contextVariables: { 'gitlab.com:sub': sub, 'gitlab.com:aud': 'https://gitlab.com' },
+            contextVariables: { 'gitlab.com:sub': sub, 'gitlab.com:aud': aud },
           },
           identityPolicies: [],
           serviceControlPolicies: [],
@@ -709,7 +709,7 @@ describe('the deployer roles’ denials', () => {
         {},
       );
     const project = 'project_path:platform/runner-fleet';
-    const cases: [string, string, Decision, Decision][] = [
+    const cases: [string, string, Decision, Decision, string?][] = [
       [
         'merge request from a feature branch',
         `${project}:ref_type:branch:ref:feature/spot-types`,
@@ -730,14 +730,21 @@ describe('the deployer roles’ denials', () => {
         'ImplicitlyDenied',
         'ImplicitlyDenied',
       ],
+      [
+        'a token for another audience',
+        `${project}:ref_type:branch:ref:main`,
+        'ImplicitlyDenied',
+        'ImplicitlyDenied',
+        'https://gitlab.com',
+      ],
     ];
-    for (const [why, sub, preview, deploy] of cases) {
+    for (const [why, sub, preview, deploy, aud] of cases) {
       const row = 'trust policies (OIDC sub)';
       for (const [logical, expected] of [
         ['PreviewRole', preview],
         ['DeployerRole', deploy],
       ] as const) {
-        const decision = assume(logical, sub);
+        const decision = assume(logical, sub, aud);
         expect(decision, `${logical}: ${why}`).toBe(expected);
         if (expected === 'Allowed') {
           tally(row).needed += 1;
@@ -759,21 +766,40 @@ describe('nothing granted beyond the calls', () => {
       'ssm:describeparameters':
         'the token parameter’s metadata (name, type, version) for preview and status; never its value',
     },
+    'instance role': {
+      's3:deleteobject':
+        'cache objects: the instance contract grants delete on the cache bucket; no script or agent call evaluated here deletes',
+    },
   };
 
-  it.each(['deploy role', 'preview role'])('%s allows only actions a needed call uses', (name) => {
-    const principal = name === 'deploy role' ? roles.deploy : roles.preview;
-    const needed = [...(neededActions.get(name) ?? [])];
-    expect(needed.length, 'the evaluations above ran').toBeGreaterThan(5);
-    const unused: string[] = [];
-    for (const statement of principal.policies.flatMap((p) => p.policy.Statement)) {
-      if (statement.Effect !== 'Allow') continue;
-      for (const action of [statement.Action].flat() as string[]) {
-        const pattern = new RegExp(`^${action.toLowerCase().replace(/\*/g, '.*')}$`);
-        if (needed.some((n) => pattern.test(n)) || KEPT[name]?.[action.toLowerCase()]) continue;
-        unused.push(`${statement.Sid}: ${action}`);
+  const instance = instancePrincipal(presetValues('linux-docker-autoscaling-spot.yaml')).principal;
+  const instanceWithSecret = instancePrincipal({
+    ...presetValues('linux-docker-autoscaling-spot.yaml'),
+    RunnerTokenParameterName: '',
+    RunnerTokenSecretName: EXAMPLE_SECRET,
+  }).principal;
+  const instanceBoth: Principal = {
+    ...instance,
+    policies: [...instance.policies, ...instanceWithSecret.policies],
+  };
+
+  it.each(['deploy role', 'preview role', 'instance role'])(
+    '%s allows only actions a needed call uses',
+    (name) => {
+      const principal =
+        name === 'deploy role' ? roles.deploy : name === 'preview role' ? roles.preview : instanceBoth;
+      const needed = [...(neededActions.get(name) ?? [])];
+      expect(needed.length, 'the evaluations above ran').toBeGreaterThan(5);
+      const unused: string[] = [];
+      for (const statement of principal.policies.flatMap((p) => p.policy.Statement)) {
+        if (statement.Effect !== 'Allow') continue;
+        for (const action of [statement.Action].flat() as string[]) {
+          const pattern = new RegExp(`^${action.toLowerCase().replace(/\*/g, '.*')}$`);
+          if (needed.some((n) => pattern.test(n)) || KEPT[name]?.[action.toLowerCase()]) continue;
+          unused.push(`${statement.Sid}: ${action}`);
+        }
       }
-    }
-    expect(unused).toEqual([]);
-  });
+      expect(unused).toEqual([]);
+    },
+  );
 });
