@@ -80,7 +80,7 @@ describe('deployer-role.yaml', () => {
       'arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/${StackNamePrefix}*',
     ]);
     expect(resources('FleetCacheBuckets')).toEqual(['arn:${AWS::Partition}:s3:::${StackNamePrefix}*']);
-    expect(resources('PublicAmiParameters')[0]).toMatch(/::parameter\/aws\/service\/\*$/);
+    expect(resources('PublicAmiParameters')[0]).toMatch(/:\*:parameter\/aws\/service\/\*$/);
   });
 
   it('passes fleet roles to EC2 only, attaches no managed policy and detaches only Session Manager core', () => {

@@ -17,6 +17,8 @@ readonly RF_AGENT_UNIT=runner-fleet-lifecycle.service
 # enough to unregister and complete the action itself.
 readonly RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS=172800
 readonly RF_DRAIN_COMPLETION_MARGIN_SECONDS=300
+# shellcheck source=runner_configs/linux/lib/job-imds.sh
+. "$(dirname "${BASH_SOURCE[0]}")/job-imds.sh"
 
 # ERR records where a command failed; EXIT (also reached through die, which
 # ERR does not see) stops the launch heartbeats, and after a failure reports
@@ -260,6 +262,7 @@ bootstrap_main() {
   step runner-config runner_write_global_config "$RF_CONCURRENT"
   step drain-dropin runner_install_dropin "$RF_MAX_DRAIN_SECONDS"
   step install-runner runner_install "${RF_RUNNER_VERSION:-latest}"
+  step job-imds job_imds_block gitlab-runner
   local template
   template="$RF_STATE_DIR/runner-template.toml"
   # Rendered first: a failing template (bad extra settings) must stop the

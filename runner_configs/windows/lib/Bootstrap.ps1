@@ -3,6 +3,7 @@
 # Initialize-ExecutorPrerequisites, Get-ExecutorTemplate and
 # Get-ExecutorName and Get-ExecutorRegisterArgs, then calls Invoke-Bootstrap.
 Set-StrictMode -Version Latest
+. (Join-Path $PSScriptRoot 'Job-Imds.ps1')
 
 $script:MarkerPatched = 'patched'
 $script:MarkerRebooted = 'rebooted-after-patch'
@@ -162,6 +163,7 @@ function Invoke-Bootstrap([string]$Script) {
         Invoke-Step 'executor-prerequisites' { Initialize-ExecutorPrerequisites }
         # The service is installed only at start-runner, after the system_id is written.
         Invoke-Step 'install-runner' { Install-GitLabRunner (Get-Setting 'RF_RUNNER_VERSION' 'latest') }
+        Invoke-Step 'job-imds' { Block-JobImds }
         Invoke-Step 'system-id' { Write-RunnerSystemId $script:InstanceId }
         Invoke-Step 'runner-config' { Write-RunnerConfig ([int]$env:RF_CONCURRENT) }
         $template = Join-Path $script:RfStateDir 'runner-template.toml'

@@ -15,7 +15,7 @@ fleet_setup() {
   export STUB_DIR="$T/stub" STUB_LOG="$T/calls.log"
   mkdir -p "$STUB_DIR" "$T/bin" "$T/etc" "$T/fixtures"
   : >"$STUB_LOG"
-  for cmd in aws gitlab-runner systemctl dnf needs-restarting amazon-cloudwatch-agent-ctl docker curl uname; do
+  for cmd in aws gitlab-runner systemctl dnf needs-restarting amazon-cloudwatch-agent-ctl docker curl uname iptables ip6tables; do
     ln -s "$REPO_ROOT/test/bats/helpers/stub.sh" "$T/bin/$cmd"
   done
   export PATH="$T/bin:$PATH"
