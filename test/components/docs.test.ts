@@ -100,3 +100,45 @@ describe('running the CLI outside GitLab', () => {
     }
   });
 });
+
+/**
+ * Merge request pipelines carry the MR's source branch in the ID token, so only
+ * the preview role (any branch, read-only) can be assumed there; the deploy role
+ * trusts protected refs. Every include of preview in the docs and examples must
+ * name a role other than the one its deploy uses.
+ */
+describe('the role each component assumes in the docs and examples', () => {
+  const yamlBlocks = (text: string) =>
+    [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => m[1] ?? '')
+      .filter((b) => b.includes('include:'));
+  const sources: [string, string][] = [
+    ...readdirSync(join(ROOT, 'examples'))
+      .filter((f) => f.endsWith('.yml'))
+      .map((f): [string, string] => [`examples/${f}`, read(`examples/${f}`)]),
+    ...yamlBlocks(read('README.md')).map((b, i): [string, string] => [`README.md block ${i + 1}`, b]),
+    ...yamlBlocks(read('docs/components.md')).map((b, i): [string, string] => [
+      `docs/components.md block ${i + 1}`,
+      b,
+    ]),
+  ];
+
+  it.each(sources)('%s: preview never assumes the deploy role', (_name, text) => {
+    const pipeline = load(text) as {
+      include?: { component?: string; inputs?: Record<string, unknown> }[];
+      variables?: Record<string, string>;
+    };
+    const resolve = (value: unknown) =>
+      String(value ?? '').replace(
+        /^\$\{?(\w+)\}?$/,
+        (_, name: string) => pipeline.variables?.[name] ?? `$${name}`,
+      );
+    const includes = (pipeline.include ?? []).filter((i) => i.component);
+    const rolesOf = (component: string) =>
+      includes
+        .filter((i) => i.component?.includes(`/${component}@`) && i.inputs?.aws_role_arn)
+        .map((i) => resolve(i.inputs?.aws_role_arn));
+    const deployRoles = new Set(rolesOf('deploy'));
+    for (const role of rolesOf('preview')) expect(deployRoles.has(role), role).toBe(false);
+  });
+});
