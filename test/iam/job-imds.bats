@@ -80,3 +80,24 @@ fetch_as() { echo "setpriv --reuid=$1 --regid=\$(id -g $1) --clear-groups curl -
   echo "$output"
   [ "$status" -ne 0 ]
 }
+
+# The job user comes from the runner unit's ExecStart, as systemd shows it.
+@test "the job user is read from the runner unit's --user; without one the launch goes on with a warning" {
+  run bash -c "
+    set -Eeuo pipefail
+    . '$REPO_ROOT/runner_configs/linux/lib/common.sh'
+    . '$LIB'
+    job_imds_block() { echo \"block \$1\"; }
+    systemctl() { echo 'ExecStart={ path=/usr/bin/gitlab-runner ; argv[]=/usr/bin/gitlab-runner run --working-directory /home/gitlab-runner --service gitlab-runner --user gitlab-runner ; ignore_errors=no ; pid=0 }'; }
+    job_imds_protect
+    systemctl() { echo 'ExecStart={ path=/usr/bin/gitlab-runner ; argv[]=/usr/bin/gitlab-runner run --user=ci-jobs ; ignore_errors=no }'; }
+    job_imds_protect
+    systemctl() { echo 'ExecStart={ path=/usr/bin/gitlab-runner ; argv[]=/usr/bin/gitlab-runner run --config /etc/gitlab-runner/config.toml ; ignore_errors=no }'; }
+    job_imds_protect
+  "
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "block gitlab-runner" ]
+  [ "${lines[1]}" = "block ci-jobs" ]
+  [[ "$output" == *"has no --user: jobs run as the runner's own user and can reach IMDS"* ]]
+  [[ "$output" != *"block "*"block "*"block "* ]]
+}

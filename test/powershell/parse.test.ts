@@ -34,7 +34,7 @@ const STEP_MAP: Record<string, string> = {
   imds_spot_action: 'Get-ImdsSpotAction',
   imds_rebalance: 'Get-ImdsRebalance',
   fleet_identity: 'Initialize-FleetIdentity',
-  job_imds_block: 'Block-JobImds',
+  job_imds_protect: 'Block-JobImds',
   _asg: 'Invoke-Aws',
   lifecycle_heartbeat: 'Send-LifecycleHeartbeat',
   lifecycle_complete: 'Complete-LifecycleAction',
@@ -105,6 +105,8 @@ const STEP_MAP: Record<string, string> = {
 // Platform plumbing with no counterpart, and why.
 const LINUX_ONLY = new Set([
   'job_imds_apply', // iptables rules by job user; Windows jobs share the runner's account (lib/Job-Imds.ps1)
+  'job_imds_block', // the same, installed for the boot
+  'job_imds_user', // the job user from the runner unit's ExecStart --user
   'log_info',
   'log_warn',
   'log_error', // PowerShell passes the level to Write-FleetLog

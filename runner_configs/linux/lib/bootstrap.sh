@@ -262,7 +262,7 @@ bootstrap_main() {
   step runner-config runner_write_global_config "$RF_CONCURRENT"
   step drain-dropin runner_install_dropin "$RF_MAX_DRAIN_SECONDS"
   step install-runner runner_install "${RF_RUNNER_VERSION:-latest}"
-  step job-imds job_imds_block gitlab-runner
+  step job-imds job_imds_protect
   local template
   template="$RF_STATE_DIR/runner-template.toml"
   # Rendered first: a failing template (bad extra settings) must stop the

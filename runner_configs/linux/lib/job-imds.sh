@@ -69,6 +69,32 @@ job_imds_block() {
   log_info "IMDS refused to processes of $user (chain $RF_JOB_IMDS_CHAIN, unit $RF_JOB_IMDS_UNIT)"
 }
 
+# job_imds_user: prints the user the runner's service starts jobs as: the
+# `--user` of its ExecStart (the package's post-install writes
+# `run ... --user gitlab-runner`). Fails when there is none: the runner then
+# runs its jobs as its own user (root), and no rule can tell them apart.
+job_imds_user() {
+  local exec_start
+  exec_start="$(systemctl show -p ExecStart "${RF_RUNNER_SERVICE:-gitlab-runner.service}" 2>/dev/null)" || return 1
+  if [[ "$exec_start" =~ [[:space:]](--user|-u)[=[:space:]]+\"?([a-z_][a-z0-9_-]*) ]]; then
+    printf '%s\n' "${BASH_REMATCH[2]}"
+    return 0
+  fi
+  return 1
+}
+
+# job_imds_protect: blocks IMDS for the runner's job user; where jobs run as
+# the runner's own user, says so (docs/security.md) and leaves IMDS open, as
+# Windows does, instead of failing the launch.
+job_imds_protect() {
+  local user
+  if ! user="$(job_imds_user)"; then
+    log_warn "${RF_RUNNER_SERVICE:-gitlab-runner.service} has no --user: jobs run as the runner's own user and can reach IMDS (see docs/security.md)"
+    return 0
+  fi
+  job_imds_block "$user"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -Eeuo pipefail
   # shellcheck source=runner_configs/linux/lib/common.sh

@@ -144,9 +144,12 @@ systemctl_stub() {
     show)
       unit_settle "$unit"
       local p
-      for p in MainPID ActiveState SubState; do
+      for p in MainPID ActiveState SubState ExecStart; do
         [[ ",$props," == *",$p,"* ]] || continue
         case "$p" in
+          # As systemd shows the unit the runner package's post-install writes
+          # (gitlab-runner install --user=gitlab-runner ...).
+          ExecStart) echo "ExecStart={ path=/usr/bin/gitlab-runner ; argv[]=/usr/bin/gitlab-runner run --working-directory /home/gitlab-runner --config /etc/gitlab-runner/config.toml --service gitlab-runner --user gitlab-runner ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }" ;;
           MainPID) echo "MainPID=$MAINPID" ;;
           ActiveState) echo "ActiveState=$ACTIVE" ;;
           SubState) echo "SubState=$SUB" ;;
