@@ -4,17 +4,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { awsActionOf, isNoAnswer, isThrottle, reportAwsRetriesTo } from './aws/clients.ts';
 import { COMMANDS, type CommandSpec } from './commands/registry.ts';
-import { ExitCode, firstLine, InputError, isRunnerFleetError, OperationError } from './errors.ts';
+import { ExitCode, firstLine, hintsOf, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    success (also: no changes to deploy)
-  1    AWS or GitLab failure: the stack operation failed, rolled back or timed out
+  1    AWS or GitLab failure: the stack operation failed, rolled back or timed out;
+       AWS refused a call, kept throttling, or did not answer (one line names the call)
   2    bad input: unknown flag, unreadable or malformed file, unknown parameter,
-       invalid KEY=VALUE, missing region or credentials
+       invalid KEY=VALUE or stack name, unwritable output path, invalid URL,
+       missing region or credentials (all listed before any AWS call)
   3    the preview gate refused the change (replacement or permission change)
-  130  interrupted (SIGINT/SIGTERM); pending change sets are deleted`;
+  130  interrupted (SIGINT/SIGTERM): pending change sets are deleted, an update is
+       cancelled; a signal repeated within 1 s never skips this clean-up`;
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -28,6 +32,8 @@ ${list}
 
 AWS region, credentials and endpoint come from the standard AWS environment
 (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE).
+Every AWS call ends: one attempt waits RUNNER_FLEET_AWS_TIMEOUT_SECONDS (default 20),
+an unanswered call is tried 3 times, throttling up to AWS_MAX_ATTEMPTS (default 8).
 
 ${EXIT_CODES_HELP}`;
 }
@@ -43,7 +49,10 @@ export function version(): string {
   }
 }
 
-export async function runCli(argv: readonly string[], log: Logger = createLogger()): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  log: Logger = createLogger({ knownSecrets: secretsFromEnv(process.env) }),
+): Promise<number> {
   const [verb, ...rest] = argv;
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     log.info(mainHelp());
@@ -64,38 +73,125 @@ export async function runCli(argv: readonly string[], log: Logger = createLogger
   }
 
   const controller = new AbortController();
+  let firstSignal: { name: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      // A second signal means "now": skip the clean-up.
+    if (!firstSignal) {
+      firstSignal = { name: signal, at: Date.now() };
+      log.warn(
+        `${signal} received: stopping cleanly${signal === 'SIGINT' ? ' (press Ctrl-C again to stop at once, skipping the clean-up)' : ''}`,
+      );
+      controller.abort(new InterruptSignal(signal));
+      return;
+    }
+    // timeout(1) and GitLab's cancel signal the process and then its group, so one
+    // stop request can arrive twice within milliseconds; only a person pressing
+    // Ctrl-C again, a moment later, means "skip the clean-up". SIGTERM never does:
+    // whoever sends it follows with SIGKILL if they will not wait.
+    if (signal === 'SIGINT' && Date.now() - firstSignal.at >= REPEATED_SIGNAL_GRACE_MS) {
+      log.warn('SIGINT again: stopping at once; a pending change set or a running update may be left behind');
       process.exit(ExitCode.Interrupted);
     }
-    log.warn(`${signal} received: stopping cleanly (send it again to stop at once)`);
-    controller.abort(new Error(signal));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  reportAwsRetriesTo((line) => log.warn(line));
   try {
     const flags = parseFlags(command, rest);
     await command.run(flags, { log, signal: controller.signal, env: process.env });
     return ExitCode.Success;
   } catch (error) {
+    if (controller.signal.aborted && !isRunnerFleetError(error)) {
+      // Stopped by the signal before a command step could say what it had done.
+      log.error(
+        `${command.name} interrupted by ${firstSignal?.name ?? 'a signal'} before it started any stack operation`,
+      );
+      return ExitCode.Interrupted;
+    }
     return reportError(error, log, command);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    reportAwsRetriesTo(() => undefined);
   }
+}
+
+/** A second signal sooner than this after the first is the same stop request delivered twice. */
+const REPEATED_SIGNAL_GRACE_MS = 1_000;
+
+class InterruptSignal extends Error {
+  constructor(signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * `--timeout-minutes -1` is a value, not a flag: parseArgs refuses it as
+ * ambiguous, which would hide every other problem. Joined as
+ * `--timeout-minutes=-1`, the command's own check reports it with the rest.
+ */
+function joinNegativeNumbers(command: CommandSpec, args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    const next = args[i + 1];
+    const option = arg.startsWith('--') ? command.options[arg.slice(2)] : undefined;
+    if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** Secret values this run may hold, masked in every line it prints. */
+function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  return [
+    'RUNNER_FLEET_RUNNER_TOKEN',
+    'RUNNER_FLEET_GITLAB_TOKEN',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+  ]
+    .map((name) => env[name]?.trim() ?? '')
+    .filter((value) => value.length >= 12);
 }
 
 function parseFlags(command: CommandSpec, args: readonly string[]) {
   try {
-    return parseArgs({ args: [...args], options: command.options, strict: true, allowPositionals: false })
-      .values;
+    return parseArgs({
+      args: joinNegativeNumbers(command, args),
+      options: command.options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new InputError(`${firstLine(error)}; run runner-fleet ${command.name} --help`);
   }
 }
 
 function reportError(error: unknown, log: Logger, command: CommandSpec): number {
+  const hints = hintsOf(error);
+  const code = reportErrorLines(error, log, command);
+  for (const hint of hints) log.error(`  ${hint}`);
+  return code;
+}
+
+/** AWS errors that mean "this identity may not do that": retrying will not help. */
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'AuthorizationError',
+  'InvalidClientTokenId',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+]);
+
+function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): number {
   if (isRunnerFleetError(error)) {
     if (error instanceof InputError) {
       for (const problem of error.problems) log.error(problem);
@@ -107,14 +203,32 @@ function reportError(error: unknown, log: Logger, command: CommandSpec): number 
     }
     return error.exitCode;
   }
-  // AWS SDK service errors: one line with the error name; never the request, which may carry values.
+  // AWS SDK service errors: one line with the action and error name; never the request, which may carry values.
   const name = error instanceof Error ? error.name : 'Error';
   const message = firstLine(error);
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
-    const endpoint = process.env.AWS_ENDPOINT_URL ? ` ${process.env.AWS_ENDPOINT_URL}` : '';
+  const action = awsActionOf(error);
+  const service = (error as { $service?: string } | undefined)?.$service ?? 'AWS';
+  const call = action ? `${service} ${action}` : 'an AWS call';
+  const attempts = (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (ACCESS_DENIED.has(name)) {
     log.error(
-      `${command.name} failed: cannot reach the AWS endpoint${endpoint} (${code}); check the network and AWS_ENDPOINT_URL`,
+      `${command.name} failed: AWS refused ${call} (${name}); the identity running this job needs permission for it (see docs/security.md for the deployer role)`,
+    );
+    return ExitCode.Failure;
+  }
+  if (isThrottle(error)) {
+    log.error(
+      `${command.name} failed: AWS kept throttling ${call} (${name}) after ${attempts ?? 'several'} attempts; other pipelines or tools are calling this account: run again later, or raise AWS_MAX_ATTEMPTS`,
+    );
+    return ExitCode.Failure;
+  }
+  if (isNoAnswer(error)) {
+    const endpoint = process.env.AWS_ENDPOINT_URL ? ` ${process.env.AWS_ENDPOINT_URL}` : '';
+    const what =
+      name === 'TimeoutError' ? 'got no answer in time' : `could not reach the AWS endpoint${endpoint}`;
+    log.error(
+      `${command.name} failed: ${call} ${what} (${errno ?? name}) after ${attempts ?? 1} attempt(s); check the network and AWS_ENDPOINT_URL, or raise RUNNER_FLEET_AWS_TIMEOUT_SECONDS`,
     );
     return ExitCode.Failure;
   }
@@ -124,11 +238,11 @@ function reportError(error: unknown, log: Logger, command: CommandSpec): number 
     // Not an AWS error document: an emulator without this API, a proxy page, an outage.
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` (${process.env.AWS_ENDPOINT_URL})` : '';
     log.error(
-      `${command.name} failed: the AWS endpoint${endpoint} answered HTTP ${httpStatus} with something that is not an AWS API response; if it is an emulator, it may not implement this call`,
+      `${command.name} failed: the AWS endpoint${endpoint} answered ${call} with HTTP ${httpStatus} and something that is not an AWS API response; if it is an emulator, it may not implement this call`,
     );
     return ExitCode.Failure;
   }
-  log.error(`${command.name} failed: ${name}: ${message}`);
+  log.error(`${command.name} failed: ${action ? `${call}: ` : ''}${name}: ${message}`);
   if (process.env.RUNNER_FLEET_DEBUG === '1' && error instanceof Error && error.stack) {
     log.error(error.stack);
   }

@@ -87,3 +87,22 @@ export async function collectInputProblems<T>(work: Promise<T>, problems: string
     return undefined;
   }
 }
+
+const HINTS = Symbol('runner-fleet hints');
+
+/**
+ * Adds a line of advice to any error (an SDK error included) on its way up;
+ * cli.ts prints it under the error. Returns the error, for `throw withHint(e, ...)`.
+ */
+export function withHint<T>(error: T, hint: string): T {
+  if (typeof error === 'object' && error !== null) {
+    const carrier = error as { [HINTS]?: string[] };
+    const hints = carrier[HINTS] ?? [];
+    if (!hints.includes(hint)) carrier[HINTS] = [...hints, hint];
+  }
+  return error;
+}
+
+export function hintsOf(error: unknown): string[] {
+  return typeof error === 'object' && error !== null ? ((error as { [HINTS]?: string[] })[HINTS] ?? []) : [];
+}

@@ -1,8 +1,10 @@
 /**
  * Progress output. Plain append-only lines on stdout so they read the same in a
  * terminal and in a CI log; GitLab collapsible sections when GITLAB_CI is set.
- * Nothing here knows about secrets: callers pass only values safe to print.
+ * Callers pass only values safe to print; as a last gate every line goes
+ * through redactSecrets, since AWS and GitLab messages are passed on as they come.
  */
+import { redactSecrets } from './secrets.ts';
 
 export interface Logger {
   info(line: string): void;
@@ -22,15 +24,20 @@ export interface LoggerOptions {
   writeError?: (text: string) => void;
   gitlabSections?: boolean;
   now?: () => Date;
+  /** Secret values known to this run (tokens from the environment), masked wherever they appear. */
+  knownSecrets?: readonly string[];
 }
 
 const ESC = '\u001b';
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const write = options.write ?? ((text: string) => process.stdout.write(text));
-  const writeError = options.writeError ?? ((text: string) => process.stderr.write(text));
+  const writeOut = options.write ?? ((text: string) => process.stdout.write(text));
+  const writeErr = options.writeError ?? ((text: string) => process.stderr.write(text));
   const gitlabSections = options.gitlabSections ?? process.env.GITLAB_CI === 'true';
   const now = options.now ?? (() => new Date());
+  const known = options.knownSecrets ?? [];
+  const write = (text: string) => writeOut(redactSecrets(text, known));
+  const writeError = (text: string) => writeErr(redactSecrets(text, known));
   let sectionCounter = 0;
 
   return {

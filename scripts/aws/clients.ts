@@ -13,29 +13,189 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { collectInputProblems, InputError } from '../errors.ts';
+import {
+  boundedRetryStrategy,
+  DEFAULT_RETRY_POLICY,
+  MAX_TIMEOUT_ATTEMPTS,
+  type RetryPolicy,
+} from './retry.ts';
+
+// The SDK prints a nine-line warning on Node 20 when a client is built
+// (emitWarningIfUnsupportedVersion in @aws-sdk/core reads this variable at that
+// moment). The README supports Node 20 and the lock file pins the SDK, so the
+// warning says nothing the user can act on; an explicit setting still wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export interface ClientOptions {
   region?: string;
 }
 
+/** Where retry notices go (throttling, timeouts); cli.ts points it at the log. */
+let notice: (line: string) => void = () => undefined;
+
+export function reportAwsRetriesTo(report: (line: string) => void): void {
+  notice = report;
+}
+
+/**
+ * The retry policy from the environment: AWS_MAX_ATTEMPTS (the SDK's own
+ * variable) and RUNNER_FLEET_AWS_TIMEOUT_SECONDS for one attempt. Bad values
+ * are input problems, reported with the others.
+ */
+export function retryPolicyFromEnv(env: NodeJS.ProcessEnv, problems: string[] = []): RetryPolicy {
+  const policy = { ...DEFAULT_RETRY_POLICY };
+  const attempts = env.AWS_MAX_ATTEMPTS;
+  if (attempts !== undefined && attempts !== '') {
+    const value = Number(attempts);
+    if (Number.isInteger(value) && value >= 1 && value <= 20) policy.maxAttempts = value;
+    else problems.push(`invalid AWS_MAX_ATTEMPTS ${attempts}: expected a whole number from 1 to 20`);
+  }
+  const timeout = env.RUNNER_FLEET_AWS_TIMEOUT_SECONDS;
+  if (timeout !== undefined && timeout !== '') {
+    const value = Number(timeout);
+    if (Number.isFinite(value) && value >= 0.1 && value <= 300) policy.attemptTimeoutMs = value * 1000;
+    else
+      problems.push(`invalid RUNNER_FLEET_AWS_TIMEOUT_SECONDS ${timeout}: expected seconds from 0.1 to 300`);
+  }
+  return policy;
+}
+
 function clientConfig(options: ClientOptions) {
+  const policy = retryPolicyFromEnv(process.env);
   return {
     ...(options.region ? { region: options.region } : {}),
-    // Adaptive retry adds client-side rate limiting on top of backoff: several
-    // pipelines polling DescribeStackEvents on one account hit throttling, and
-    // a deploy must ride that out rather than fail.
-    retryMode: 'adaptive',
-    maxAttempts: 8,
-    // A hung connection must fail and be retried, not block a CI job until it times out.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    maxAttempts: policy.maxAttempts,
+    retryStrategy: boundedRetryStrategy(policy),
+    requestHandler: {
+      connectionTimeout: Math.min(5_000, policy.attemptTimeoutMs),
+      // requestTimeout alone only logs a warning: throwOnRequestTimeout makes it abort the attempt.
+      requestTimeout: policy.attemptTimeoutMs,
+      throwOnRequestTimeout: true,
+      // A response whose body stalls after the headers is cut too.
+      socketTimeout: policy.attemptTimeoutMs,
+    },
   };
+}
+
+/** The AWS action an error came from (DescribeStacks), set on every error a client throws. */
+export function awsActionOf(error: unknown): string | undefined {
+  return (error as { $action?: string } | undefined)?.$action;
+}
+
+type StackOfMiddleware = {
+  middlewareStack: {
+    add(middleware: unknown, options: Record<string, unknown>): void;
+    addRelativeTo(middleware: unknown, options: Record<string, unknown>): void;
+  };
+};
+
+interface MiddlewareContext {
+  commandName?: string;
+  clientName?: string;
+}
+
+/**
+ * Names the action on every error (so "AccessDenied" can say which call was
+ * refused) and reports each retried throttle or timeout as it happens, so a
+ * slow deploy says why it is slow.
+ */
+function instrument<T>(client: T, policy: RetryPolicy): T {
+  const stack = (client as unknown as StackOfMiddleware).middlewareStack;
+  const action = (context: MiddlewareContext) => (context.commandName ?? 'call').replace(/Command$/, '');
+  const service = (context: MiddlewareContext) => (context.clientName ?? 'AWS').replace(/Client$/, '');
+  stack.add(
+    (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (error instanceof Error && !('$action' in error)) {
+          Object.assign(error, { $action: action(context), $service: service(context) });
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'runnerFleetNameAction', priority: 'high' },
+  );
+  stack.addRelativeTo(
+    (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const attempt = attemptOf(args);
+        const name = `${service(context)} ${action(context)}`;
+        if (isThrottle(error)) {
+          if (attempt < policy.maxAttempts) {
+            notice(
+              `AWS is throttling ${name} (${(error as Error).name}): backing off and retrying (attempt ${attempt} of ${policy.maxAttempts})`,
+            );
+          }
+        } else if (isNoAnswer(error) && attempt < Math.min(MAX_TIMEOUT_ATTEMPTS, policy.maxAttempts)) {
+          notice(
+            `${name} got no answer (${(error as { code?: string }).code ?? (error as Error).name}): retrying (attempt ${attempt} of ${MAX_TIMEOUT_ATTEMPTS})`,
+          );
+        }
+        throw error;
+      }
+    },
+    { relation: 'after', toMiddleware: 'retryMiddleware', name: 'runnerFleetRetryNotice' },
+  );
+  return client;
+}
+
+function attemptOf(args: unknown): number {
+  const header = (args as { request?: { headers?: Record<string, string> } }).request?.headers?.[
+    'amz-sdk-request'
+  ];
+  const match = /attempt=(\d+)/.exec(header ?? '');
+  return match ? Number(match[1]) : 1;
+}
+
+export function isThrottle(error: unknown): boolean {
+  const e = error as {
+    name?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: { throttling?: boolean };
+  };
+  return (
+    e?.$metadata?.httpStatusCode === 429 ||
+    THROTTLING_CODES.has(e?.name ?? '') ||
+    e?.$retryable?.throttling === true
+  );
+}
+
+/** Error codes AWS uses for throttling (the SDK's list in @smithy/core retry). */
+const THROTTLING_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'PriorRequestNotComplete',
+  'BandwidthLimitExceeded',
+  'LimitExceededException',
+  'ProvisionedThroughputExceededException',
+  'EC2ThrottledException',
+  'TransactionInProgressException',
+]);
+
+/** No response at all: timed out, reset or refused. */
+export function isNoAnswer(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.$metadata?.httpStatusCode !== undefined) return false;
+  return (
+    e?.name === 'TimeoutError' ||
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(e?.code ?? '')
+  );
 }
 
 const cache = new Map<string, unknown>();
 
 function memoised<T>(kind: string, options: ClientOptions, build: () => T): T {
   const key = `${kind}:${options.region ?? ''}`;
-  if (!cache.has(key)) cache.set(key, build());
+  if (!cache.has(key)) cache.set(key, instrument(build(), retryPolicyFromEnv(process.env)));
   return cache.get(key) as T;
 }
 
@@ -69,6 +229,9 @@ export async function ec2Client(options: ClientOptions = {}): Promise<EC2Client>
  */
 export async function checkAwsSetup(client: CloudFormationClient): Promise<{ region: string }> {
   const problems: string[] = [];
+  problems.push(...endpointProblems(process.env));
+  retryPolicyFromEnv(process.env, problems);
+  if (problems.length > 0) throw new InputError(problems);
   let region = '';
   try {
     region = await client.config.region();
@@ -94,5 +257,25 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
 export async function awsSetupProblems(client: CloudFormationClient): Promise<string[]> {
   const problems: string[] = [];
   await collectInputProblems(checkAwsSetup(client), problems);
+  return problems;
+}
+
+/** AWS_ENDPOINT_URL and its per-service forms must be http(s) URLs; the SDK would fail later with "Invalid URL". */
+export function endpointProblems(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!/^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/.test(name) || !value) continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+      problems.push(
+        `invalid ${name} ${value}: expected an http(s) URL such as https://cloudformation.eu-west-1.amazonaws.com`,
+      );
+    }
+  }
   return problems;
 }

@@ -2,6 +2,7 @@
  * CloudFormation calls the commands share. Every function takes the client, so
  * tests hand in a mocked one; nothing here prints.
  */
+import { randomUUID } from 'node:crypto';
 import {
   CancelUpdateStackCommand,
   type Change,
@@ -10,6 +11,7 @@ import {
   type CreateChangeSetCommandInput,
   DeleteChangeSetCommand,
   DeleteStackCommand,
+  DescribeChangeSetCommand,
   type DescribeChangeSetCommandOutput,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
@@ -19,7 +21,6 @@ import {
   paginateListStackResources,
   type Stack,
   type StackEvent,
-  waitUntilChangeSetCreateComplete,
 } from '@aws-sdk/client-cloudformation';
 import { isAwsError } from './errors.ts';
 
@@ -69,6 +70,35 @@ export async function createChangeSet(
   return { changeSetId: response.Id ?? '', stackId: response.StackId ?? '' };
 }
 
+/**
+ * A change set by its name, or undefined when there is none. After a
+ * CreateChangeSet whose answer was lost, this tells whether it was made.
+ */
+export async function findChangeSet(
+  client: CloudFormationClient,
+  stackName: string,
+  changeSetName: string,
+): Promise<{ changeSetId: string; stackId: string; status: string } | undefined> {
+  try {
+    const response = await client.send(
+      new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName }),
+    );
+    if (!response.ChangeSetId) return undefined;
+    return {
+      changeSetId: response.ChangeSetId,
+      stackId: response.StackId ?? '',
+      status: response.Status ?? 'UNKNOWN',
+    };
+  } catch (error) {
+    // No such change set, or no stack to hold one.
+    if (isAwsError(error, 'ChangeSetNotFound') || isAwsError(error, 'ChangeSetNotFoundException')) {
+      return undefined;
+    }
+    if (isAwsError(error, 'ValidationError')) return undefined;
+    throw error;
+  }
+}
+
 export interface ChangeSetOutcome {
   status: string;
   statusReason: string;
@@ -83,32 +113,23 @@ export function isNoChangeReason(reason: string): boolean {
   return /didn't contain changes|No updates are to be performed/i.test(reason);
 }
 
-/**
- * Waits for a change set with the SDK waiter (short delays, because a small
- * change set is ready in seconds), then reads all of it, page by page.
- */
-export async function waitForChangeSet(
+/** Change-set statuses that mean CloudFormation is still computing it. */
+export function isChangeSetPending(status: string): boolean {
+  return status === 'CREATE_PENDING' || status === 'CREATE_IN_PROGRESS';
+}
+
+/** One look at a change set's status, without reading its changes. */
+export async function changeSetStatus(
   client: CloudFormationClient,
   stackName: string,
   changeSetId: string,
-  options: { maxWaitSeconds: number; abortSignal?: AbortSignal; includePropertyValues?: boolean },
-): Promise<ChangeSetOutcome> {
-  try {
-    await waitUntilChangeSetCreateComplete(
-      {
-        client,
-        maxWaitTime: options.maxWaitSeconds,
-        minDelay: 1,
-        maxDelay: 5,
-        ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-      },
-      { ChangeSetName: changeSetId, StackName: stackName },
-    );
-  } catch (error) {
-    if (options.abortSignal?.aborted) throw error;
-    // A FAILED change set makes the waiter throw; its reason is read below.
-  }
-  return describeChangeSetFully(client, stackName, changeSetId, options);
+  abortSignal?: AbortSignal,
+): Promise<{ status: string; executionStatus: string }> {
+  const response = await client.send(
+    new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetId }),
+    { abortSignal },
+  );
+  return { status: response.Status ?? 'UNKNOWN', executionStatus: response.ExecutionStatus ?? '' };
 }
 
 export async function describeChangeSetFully(
@@ -137,12 +158,24 @@ export async function describeChangeSetFully(
   };
 }
 
+/**
+ * The request tokens below make a retried call (after a lost answer) the same
+ * request to CloudFormation, so it is not done twice. They must be unique per
+ * operation: one token per change set or per run.
+ */
 export async function executeChangeSet(
   client: CloudFormationClient,
   stackName: string,
   changeSetId: string,
+  clientRequestToken: string,
 ): Promise<void> {
-  await client.send(new ExecuteChangeSetCommand({ ChangeSetName: changeSetId, StackName: stackName }));
+  await client.send(
+    new ExecuteChangeSetCommand({
+      ChangeSetName: changeSetId,
+      StackName: stackName,
+      ClientRequestToken: clientRequestToken,
+    }),
+  );
 }
 
 export async function deleteChangeSet(
@@ -153,12 +186,23 @@ export async function deleteChangeSet(
   await client.send(new DeleteChangeSetCommand({ ChangeSetName: changeSetId, StackName: stackName }));
 }
 
-export async function deleteStack(client: CloudFormationClient, stackId: string): Promise<void> {
-  await client.send(new DeleteStackCommand({ StackName: stackId }));
+export async function deleteStack(
+  client: CloudFormationClient,
+  stackId: string,
+  clientRequestToken: string = requestToken('delete'),
+): Promise<void> {
+  await client.send(new DeleteStackCommand({ StackName: stackId, ClientRequestToken: clientRequestToken }));
 }
 
 export async function cancelUpdate(client: CloudFormationClient, stackId: string): Promise<void> {
-  await client.send(new CancelUpdateStackCommand({ StackName: stackId }));
+  await client.send(
+    new CancelUpdateStackCommand({ StackName: stackId, ClientRequestToken: requestToken('cancel') }),
+  );
+}
+
+/** CloudFormation request tokens: [a-zA-Z0-9-], at most 128; unique per operation. */
+export function requestToken(purpose: string): string {
+  return `runner-fleet-${purpose}-${randomUUID()}`;
 }
 
 export async function currentTemplateBody(client: CloudFormationClient, stackId: string): Promise<string> {

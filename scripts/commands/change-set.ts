@@ -4,14 +4,21 @@
  * that will not be executed. Orchestration helpers; the AWS calls themselves
  * are in aws/cloudformation.ts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
 import {
+  type ChangeSetOutcome,
+  changeSetStatus,
   createChangeSet,
   deleteChangeSet,
   deleteStack,
   describeChangeSetFully,
+  describeStack,
+  executeChangeSet,
+  findChangeSet,
+  isChangeSetPending,
+  isInProgress,
   isNoChangeReason,
 } from '../aws/cloudformation.ts';
 import { isAwsError } from '../aws/errors.ts';
@@ -22,8 +29,9 @@ import {
   toChangeSetParameters,
 } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { firstLine, InputError } from '../errors.ts';
+import { firstLine, InputError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, pollUntil, systemClock } from './poll.ts';
 
 /** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
 export const CHANGE_SET_MAX_WAIT_SECONDS = 600;
@@ -40,7 +48,6 @@ export interface PendingChangeSet {
   stackCreatedForIt: boolean;
 }
 
-/** Unique per run: some endpoints keep executed change sets, and two runs can start in one second. */
 /**
  * CREATE for a new stack (or one that only holds a change set), UPDATE
  * otherwise, with every declared parameter resolved for that type. Missing
@@ -61,6 +68,7 @@ export function planChangeSet(
   return { type, resolution };
 }
 
+/** Unique per run: some endpoints keep executed change sets, and two runs can start in one second. */
 export function changeSetName(purpose: 'deploy' | 'preview', now: Date): string {
   const stamp = now
     .toISOString()
@@ -96,12 +104,17 @@ export interface ChangeSetRequest {
 /**
  * Creates the change set, or says there is nothing to change. Deliberately
  * not abortable: an interrupted call could leave a change set whose id we
- * never learn. CloudFormation's ValidationError here means the template or a
- * parameter was refused: bad input, exit 2.
+ * never learn. The ClientToken makes the SDK's retry of a call whose answer
+ * was lost the same request to CloudFormation; where an endpoint ignores it
+ * (the retry then finds the name taken) or every try failed, the change set
+ * is looked up by its name, which is unique to this run. CloudFormation's
+ * ValidationError here means the template or a parameter was refused: bad
+ * input, exit 2, unless the stack changed under us (another deploy).
  */
 export async function createChangeSetFor(
   cfn: CloudFormationClient,
   request: ChangeSetRequest,
+  log?: Logger,
 ): Promise<{ changeSetId: string; stackId: string } | 'no-changes'> {
   try {
     return await createChangeSet(cfn, {
@@ -114,16 +127,123 @@ export async function createChangeSetFor(
       // No tags keeps the stack's tags; an empty list would remove them all.
       ...(request.tags.size > 0 ? { Tags: toTags(request.tags) } : {}),
       Description: request.description,
+      ClientToken: request.name,
     });
   } catch (error) {
-    if (isAwsError(error, 'ValidationError')) {
+    const made = await findChangeSet(cfn, request.stackName, request.name).catch(() => undefined);
+    if (made) {
+      log?.info(
+        `CreateChangeSet answered ${(error as Error).name}, but change set ${request.name} exists: using it`,
+      );
+      return { changeSetId: made.changeSetId, stackId: made.stackId };
+    }
+    if (isAwsError(error, 'ValidationError') && isNoChangeReason(error.message)) {
       // Some endpoints refuse an unchanged update at once instead of failing the change set.
-      if (isNoChangeReason(error.message)) return 'no-changes';
+      return 'no-changes';
+    }
+    const race = await concurrentChange(cfn, request);
+    if (race) throw withHint(error, race);
+    if (isAwsError(error, 'ValidationError')) {
       throw new InputError(`CloudFormation rejected the request: ${firstLine(error)}`);
     }
     throw error;
   }
 }
+
+/**
+ * Says so when the stack is no longer as this run planned it: another deploy
+ * (or a person) got there first. Read from the stack's state, not from the
+ * error text, which differs between AWS and emulators.
+ */
+export async function concurrentChange(
+  cfn: CloudFormationClient,
+  request: { stackName: string; type: ChangeSetType },
+  ourStackId?: string,
+): Promise<string | undefined> {
+  const now = await describeStack(cfn, request.stackName).catch(() => undefined);
+  if (!now || now.StackStatus === 'DELETE_COMPLETE') return undefined;
+  const status = now.StackStatus ?? '';
+  // A stack of this name with another id was made by someone else; ours in
+  // REVIEW_IN_PROGRESS only holds our own change set.
+  const someoneElses = ourStackId !== undefined && now.StackId !== undefined && now.StackId !== ourStackId;
+  const ownReview = ourStackId !== undefined && now.StackId === ourStackId && status === 'REVIEW_IN_PROGRESS';
+  const startedElsewhere = someoneElses || isInProgress(status) || (request.type === 'CREATE' && !ownReview);
+  if (!startedElsewhere) return undefined;
+  return `stack ${request.stackName} is now ${status || 'present'}: another deploy (or a person) is changing it at the same time; give the deploy jobs one resource_group so they run one after another, then run deploy again`;
+}
+
+/**
+ * Waits for CloudFormation to compute a change set, then reads all of it.
+ * Not the SDK waiter: it retries every error but ValidationError for its
+ * whole wait, so an AccessDenied (or any other refusal) sat silent for ten
+ * minutes. Here an error ends the wait at once, naming the call; throttling
+ * and timeouts are retried within the client's bounds (aws/retry.ts).
+ */
+export async function waitForChangeSet(
+  cfn: CloudFormationClient,
+  stackName: string,
+  changeSetId: string,
+  options: {
+    maxWaitSeconds: number;
+    abortSignal?: AbortSignal;
+    includePropertyValues?: boolean;
+    clock?: Clock;
+  },
+): Promise<ChangeSetOutcome> {
+  const clock = options.clock ?? systemClock;
+  const { value, timedOut } = await pollUntil(
+    () => changeSetStatus(cfn, stackName, changeSetId, options.abortSignal),
+    (state) => !isChangeSetPending(state.status),
+    {
+      clock,
+      deadline: clock.now() + options.maxWaitSeconds * 1000,
+      firstDelayMs: CHANGE_SET_POLL_FIRST_DELAY_MS,
+      maxDelayMs: CHANGE_SET_POLL_MAX_DELAY_MS,
+      signal: options.abortSignal,
+    },
+  );
+  if (timedOut) {
+    throw new OperationError(
+      `change set ${changeSetId} of ${stackName} is still ${value.status} after ${Math.round(options.maxWaitSeconds / 60)} minutes`,
+      ['CloudFormation is slow to compute it; run again later'],
+    );
+  }
+  return describeChangeSetFully(cfn, stackName, changeSetId, options);
+}
+
+/**
+ * Executes a change set. The request token makes the SDK's retry of a call
+ * whose answer was lost the same request; where an endpoint ignores the
+ * token, the retry is refused because the change set already runs, and its
+ * execution status says so.
+ */
+export async function executeChangeSetOnce(
+  cfn: CloudFormationClient,
+  log: Logger,
+  request: { stackName: string; type: ChangeSetType },
+  created: { changeSetId: string; stackId: string },
+): Promise<void> {
+  const { changeSetId } = created;
+  try {
+    await executeChangeSet(cfn, request.stackName, changeSetId, `runner-fleet-execute-${randomUUID()}`);
+  } catch (error) {
+    const state = await changeSetStatus(cfn, request.stackName, changeSetId).catch(() => undefined);
+    if (state && STARTED_EXECUTION.has(state.executionStatus)) {
+      log.info(
+        `ExecuteChangeSet answered ${(error as Error).name}, but the change set is ${state.executionStatus}: following it`,
+      );
+      return;
+    }
+    const race = await concurrentChange(cfn, request, created.stackId);
+    throw race ? withHint(error, race) : error;
+  }
+}
+
+const STARTED_EXECUTION = new Set(['EXECUTE_IN_PROGRESS', 'EXECUTE_COMPLETE', 'EXECUTE_FAILED']);
+
+/** A small change set is ready in a second or two; a large one in tens of seconds. */
+const CHANGE_SET_POLL_FIRST_DELAY_MS = 500;
+const CHANGE_SET_POLL_MAX_DELAY_MS = 3_000;
 
 /**
  * Removes a change set that will not be executed. For a new stack the empty
@@ -173,7 +293,7 @@ export async function discardChangeSet(
 async function stillComputing(cfn: CloudFormationClient, stackName: string, id: string): Promise<boolean> {
   try {
     const described = await describeChangeSetFully(cfn, stackName, id);
-    return described.status === 'CREATE_PENDING' || described.status === 'CREATE_IN_PROGRESS';
+    return isChangeSetPending(described.status);
   } catch {
     return false;
   }

@@ -1,6 +1,6 @@
 /** What every command module provides to the CLI, and small flag helpers they share. */
 import type { ParseArgsConfig } from 'node:util';
-import { parsePositiveInteger } from '../config/deploy-config.ts';
+import { parsePositiveInteger, stackNameProblems } from '../config/deploy-config.ts';
 import type { Logger } from '../log.ts';
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -37,6 +37,14 @@ export const stackInputOptions = {
   tag: { type: 'string', multiple: true },
   region: { type: 'string' },
 } as const;
+
+/** --stack-name, checked (missing or not a CloudFormation stack name is a problem). */
+export function stackNameOption(flags: FlagValues, problems: string[]): string | undefined {
+  const stackName = asString(flags['stack-name']);
+  const found = stackNameProblems(stackName);
+  problems.push(...found);
+  return found.length === 0 ? stackName : undefined;
+}
 
 /** --runner-id as a number, or undefined when not given; a bad value is recorded as a problem. */
 export function runnerIdOption(flags: FlagValues, problems: string[]): number | undefined {

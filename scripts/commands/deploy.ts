@@ -5,17 +5,15 @@ import {
   currentTemplateBody,
   deleteStack,
   describeStack,
-  executeChangeSet,
   isInProgress,
   isNoChangeReason,
   STUCK_STATUS_ADVICE,
   SUCCESS_STATUSES,
-  waitForChangeSet,
 } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
 import type { ResolvedParameter } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { InterruptedError, OperationError } from '../errors.ts';
+import { InterruptedError, isRunnerFleetError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { renderOutputsDotenv } from '../render/dotenv.ts';
 import { firstFailureReasons, formatChange } from '../render/events.ts';
@@ -23,11 +21,14 @@ import { isSecret } from '../secrets.ts';
 import {
   CHANGE_SET_MAX_WAIT_SECONDS,
   changeSetName,
+  concurrentChange,
   createChangeSetFor,
   discardChangeSet,
+  executeChangeSetOnce,
   logParameters,
   type PendingChangeSet,
   planChangeSet,
+  waitForChangeSet,
 } from './change-set.ts';
 import { type Clock, followStack, markExistingEvents, systemClock } from './follow-stack.ts';
 
@@ -78,15 +79,19 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
   let pendingChangeSet: PendingChangeSet | undefined;
 
   try {
-    const created = await createChangeSetFor(cfn, {
-      stackName: options.stackName,
-      name,
-      type: changeSetType,
-      template: options.template,
-      resolution,
-      tags: options.tags,
-      description: `runner-fleet deploy of ${options.template.path}`,
-    });
+    const created = await createChangeSetFor(
+      cfn,
+      {
+        stackName: options.stackName,
+        name,
+        type: changeSetType,
+        template: options.template,
+        resolution,
+        tags: options.tags,
+        description: `runner-fleet deploy of ${options.template.path}`,
+      },
+      log,
+    );
     if (created === 'no-changes') {
       log.info(`No changes: stack ${options.stackName} is up to date.`);
       await writeOutputs(stack, options, resolution.parameters, log);
@@ -101,6 +106,7 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
 
     const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
       maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
+      clock,
       ...(signal ? { abortSignal: signal } : {}),
     });
 
@@ -140,9 +146,10 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     await markExistingEvents(cfn, created.stackId, seenEventIds);
     // Last point where an interruption costs nothing: the change set is simply discarded.
     signal?.throwIfAborted();
-    await executeChangeSet(cfn, options.stackName, created.changeSetId);
+    await executeChangeSetOnce(cfn, log, { stackName: options.stackName, type: changeSetType }, created);
     pendingChangeSet = undefined;
     log.info(`Executing change set ${name}`);
+    const goesOn = `the ${changeSetType === 'CREATE' ? 'creation' : 'update'} of ${options.stackName} goes on in CloudFormation: run deploy again to follow it, or check the stack events`;
 
     const result = await log.section('events', `Stack events for ${options.stackName}`, () =>
       followStack(cfn, log, clock, {
@@ -152,8 +159,12 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
         executedChangeSetId: created.changeSetId,
         ...(signal ? { signal } : {}),
       }).catch(async (error: unknown) => {
-        if (signal?.aborted) await stopOperation(cfn, log, created.stackId, options.stackName, changeSetType);
-        throw error;
+        if (signal?.aborted) {
+          await stopOperation(cfn, log, created.stackId, options.stackName, changeSetType);
+          throw error;
+        }
+        // Losing sight of the stack does not stop it: say so, or the user thinks it failed.
+        throw isRunnerFleetError(error) ? error : withHint(error, goesOn);
       }),
     );
 
@@ -171,12 +182,27 @@ export async function deploy(options: DeployOptions, deps: DeployDependencies): 
     }
     const seconds = Math.round((clock.now() - started) / 1000);
     log.info(`Stack ${options.stackName} ${result.status} in ${seconds} s`);
-    await writeOutputs(result.stack, options, resolution.parameters, log);
+    await writeOutputs(result.stack, options, resolution.parameters, log).catch((error: unknown) => {
+      throw withHint(
+        error,
+        `stack ${options.stackName} is ${result.status}; only the outputs were not written`,
+      );
+    });
     return changeSetType === 'CREATE' ? 'created' : 'updated';
   } catch (error) {
-    if (pendingChangeSet) await discardChangeSet(cfn, log, options.stackName, pendingChangeSet);
+    const pending = pendingChangeSet;
+    if (pending) await discardChangeSet(cfn, log, options.stackName, pending);
     if (signal?.aborted) {
       throw new InterruptedError(`deploy of ${options.stackName} interrupted`);
+    }
+    if (pending && !isRunnerFleetError(error)) {
+      // Another deploy can pull the stack from under any step before ours runs.
+      const race = await concurrentChange(
+        cfn,
+        { stackName: options.stackName, type: changeSetType },
+        pending.stackId,
+      );
+      if (race) throw withHint(error, race);
     }
     throw error;
   }
@@ -332,10 +358,13 @@ async function writeOutputs(
   log: Logger,
 ): Promise<void> {
   const outputs = stack?.Outputs ?? [];
-  // NoEcho values given in this run must not leak through an output that echoes them.
+  // NoEcho values given in this run must not leak through an output that echoes them;
+  // values kept from an earlier deploy are unknown here, so outputs that refer to a
+  // NoEcho parameter are masked by name (template.noEchoOutputs).
   const secretValues = parameters.filter((p) => p.noEcho && p.value).map((p) => p.value ?? '');
+  const echoing = options.template.noEchoOutputs;
   const hidden = (key: string, value: string) =>
-    isSecret(key, value) || secretValues.some((secret) => value.includes(secret));
+    echoing.has(key) || isSecret(key, value) || secretValues.some((secret) => value.includes(secret));
   if (outputs.length > 0) {
     await log.section('outputs', 'Outputs', async () => {
       for (const output of outputs) {
@@ -345,7 +374,7 @@ async function writeOutputs(
     });
   }
   if (!options.outputsDotenv) return;
-  const dotenv = renderOutputsDotenv(outputs, secretValues);
+  const dotenv = renderOutputsDotenv(outputs, secretValues, echoing);
   for (const skipped of dotenv.skipped) {
     log.warn(`output ${skipped.key} left out of the dotenv report: ${skipped.why}`);
   }

@@ -1,11 +1,11 @@
 /** Flags and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
-import { gitlabApiUrl, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { gitlabApiUrl, gitlabUrlProblems, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import { asString, type CommandSpec, regionOption, runnerIdOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
 
 export const destroyCommand: CommandSpec = {
@@ -38,10 +38,9 @@ that are still registered are removed (DELETE /runners/managers).`,
   },
   async run(flags, context) {
     const problems: string[] = [];
-    const stackName = asString(flags['stack-name']);
+    const stackName = stackNameOption(flags, problems);
     const confirmation = asString(flags['yes-destroy-stack']);
-    if (!stackName) problems.push('missing --stack-name NAME');
-    else if (confirmation !== stackName) {
+    if (stackName && confirmation !== stackName) {
       problems.push(
         `destroy needs --yes-destroy-stack ${stackName} (the stack name again) to confirm${confirmation ? `; got ${confirmation}` : ''}`,
       );
@@ -54,6 +53,7 @@ that are still registered are removed (DELETE /runners/managers).`,
     );
     const cloudFormation = cloudFormationClient(regionOption(flags));
     problems.push(...(await awsSetupProblems(cloudFormation)));
+    problems.push(...gitlabUrlProblems(asString(flags['gitlab-url']), context.env));
     const runnerToken = runnerTokenFromEnv(context.env);
     const apiUrl = gitlabApiUrl(asString(flags['gitlab-url']), context.env);
     if (runnerToken && !apiUrl) {

@@ -64,7 +64,14 @@ export async function destroy(
   const seen = new Set<string>();
   await markExistingEvents(deps.cloudFormation, stackId, seen);
   if (stack.StackStatus !== 'DELETE_IN_PROGRESS') {
-    await emptyCacheBucket(deps, stackId);
+    stopIfInterrupted(deps, options.stackName, 'nothing was deleted');
+    const emptied = await emptyCacheBucket(deps, stackId);
+    // The last moment a stop costs nothing: after DeleteStack the deletion cannot be called back.
+    stopIfInterrupted(
+      deps,
+      options.stackName,
+      emptied ? 'the stack was not deleted (its cache bucket was emptied)' : 'nothing was deleted',
+    );
     log.info(
       `Deleting stack ${options.stackName}${instanceIds.length ? ` (${instanceIds.length} instance(s) drain and unregister first)` : ''}`,
     );
@@ -137,14 +144,22 @@ async function removeLeftoverManagers(
 /** The stack's own cache bucket: CloudFormation cannot delete a bucket that still holds objects. */
 const CACHE_BUCKET_LOGICAL_ID = 'CacheBucket';
 
-async function emptyCacheBucket(deps: DestroyDependencies, stackId: string): Promise<void> {
+/** Empties the stack's cache bucket; true when there was one. */
+async function emptyCacheBucket(deps: DestroyDependencies, stackId: string): Promise<boolean> {
   const bucket = await stackResourceId(
     deps.cloudFormation,
     stackId,
     CACHE_BUCKET_LOGICAL_ID,
     'AWS::S3::Bucket',
   );
-  if (!bucket) return;
+  if (!bucket) return false;
   const deleted = await emptyBucket(await deps.s3(), bucket);
   deps.log.info(`Emptied cache bucket ${bucket} (${deleted} object(s)) so the stack can delete it`);
+  return true;
+}
+
+function stopIfInterrupted(deps: DestroyDependencies, stackName: string, state: string): void {
+  if (deps.signal?.aborted) {
+    throw new InterruptedError(`destroy of ${stackName} interrupted before DeleteStack: ${state}`);
+  }
 }

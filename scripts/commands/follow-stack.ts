@@ -1,7 +1,7 @@
 /**
  * Follows a stack operation to its end: prints each new stack event as it
- * happens and polls with backoff (1 s growing to 5 s), so a finished operation
- * is noticed within seconds, not after a fixed 30-second wait.
+ * happens and polls with backoff (0.5 s growing to 1.5 s), so a finished
+ * operation is noticed within two seconds, not after a fixed 30-second wait.
  */
 
 import {
@@ -17,8 +17,13 @@ import { type Clock, pollUntil } from './poll.ts';
 
 export { type Clock, systemClock } from './poll.ts';
 
-export const POLL_FIRST_DELAY_MS = 1_000;
-export const POLL_MAX_DELAY_MS = 5_000;
+/**
+ * Polling starts at once, then every 0.5 s growing to 1.5 s: an operation's
+ * end is noticed at most 1.5 s (plus one round trip) after it happens, and a
+ * long one costs at most two DescribeStacks calls every three seconds.
+ */
+export const POLL_FIRST_DELAY_MS = 500;
+export const POLL_MAX_DELAY_MS = 1_500;
 
 export interface FollowOptions {
   stackId: string;

@@ -5,7 +5,7 @@
  */
 import { awsSetupProblems, cloudFormationClient } from '../aws/clients.ts';
 import { checkWritableFile, loadStackInputs } from '../config/deploy-config.ts';
-import { gitlabApiUrl, gitlabTokenFromEnv } from '../config/gitlab-access.ts';
+import { gitlabApiUrl, gitlabTokenFromEnv, gitlabUrlProblems } from '../config/gitlab-access.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import {
@@ -67,6 +67,7 @@ given keep their previous value; NoEcho values are never printed.`,
     problems.push(...(await checkWritableFile('--terraform-report', terraformReportFile)));
     const inputs = await collectInputProblems(loadStackInputs(flags), problems);
     let mergeRequest: PreviewOptions['mergeRequest'];
+    problems.push(...gitlabUrlProblems(asString(flags['gitlab-url']), context.env));
     if (flags['mr-note'] === true) {
       const settings = mergeRequestSettings(flags, context.env);
       if ('missing' in settings) problems.push(settings.missing);

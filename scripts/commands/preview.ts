@@ -5,13 +5,7 @@ import type {
   Parameter,
   Stack,
 } from '@aws-sdk/client-cloudformation';
-import {
-  describeStack,
-  isInProgress,
-  isNoChangeReason,
-  STUCK_STATUS_ADVICE,
-  waitForChangeSet,
-} from '../aws/cloudformation.ts';
+import { describeStack, isInProgress, isNoChangeReason, STUCK_STATUS_ADVICE } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { GateError, InterruptedError, OperationError } from '../errors.ts';
@@ -40,6 +34,7 @@ import {
   logParameters,
   type PendingChangeSet,
   planChangeSet,
+  waitForChangeSet,
 } from './change-set.ts';
 
 export interface PreviewOptions {
@@ -78,15 +73,19 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   let described: { changes: DescribeChangeSetCommandOutput['Changes']; parameters: Parameter[] };
   let kept = false;
   try {
-    const created = await createChangeSetFor(cfn, {
-      stackName: options.stackName,
-      name,
-      type: changeSetType,
-      template: options.template,
-      resolution,
-      tags: options.tags,
-      description: `runner-fleet preview of ${options.template.path}`,
-    });
+    const created = await createChangeSetFor(
+      cfn,
+      {
+        stackName: options.stackName,
+        name,
+        type: changeSetType,
+        template: options.template,
+        resolution,
+        tags: options.tags,
+        description: `runner-fleet preview of ${options.template.path}`,
+      },
+      log,
+    );
     if (created === 'no-changes') return await finish(emptyReport(), options, deps);
     pending = {
       id: created.changeSetId,

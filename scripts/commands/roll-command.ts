@@ -7,10 +7,11 @@ import {
   ssmClient,
 } from '../aws/clients.ts';
 import { instanceRefreshApi } from '../aws/instance-refresh.ts';
-import { parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
+import { checkWritableFile, parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
 import {
   fleetRunnerId,
   gitlabApiUrl,
+  gitlabUrlProblems,
   optionalGitLabAccess,
   runnerTokenFromEnv,
 } from '../config/gitlab-access.ts';
@@ -18,7 +19,7 @@ import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
 import { findManagerForInstance, listManagers } from '../gitlab/runners.ts';
-import { asString, type CommandSpec, regionOption, runnerIdOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
 
@@ -72,8 +73,7 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
   },
   async run(flags, context) {
     const problems: string[] = [];
-    const stackName = asString(flags['stack-name']);
-    if (!stackName) problems.push('missing --stack-name NAME');
+    const stackName = stackNameOption(flags, problems);
     const minHealthy = parseIntegerFlag(
       '--min-healthy-percentage',
       asString(flags['min-healthy-percentage']),
@@ -130,6 +130,8 @@ With a GitLab token, a roll ends with runner-fleet smoke-test.`,
       problems,
     );
     const runnerIdFlag = runnerIdOption(flags, problems);
+    problems.push(...gitlabUrlProblems(asString(flags['gitlab-url']), context.env));
+    problems.push(...(await checkWritableFile('--junit', asString(flags.junit))));
 
     const cloudFormation = cloudFormationClient(regionOption(flags));
     problems.push(...(await awsSetupProblems(cloudFormation)));

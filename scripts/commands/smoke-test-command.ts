@@ -7,7 +7,14 @@ import { checkWritableFile, parsePositiveInteger } from '../config/deploy-config
 import { gitlabTokenFromEnv, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import { asString, type CommandSpec, type FlagValues, regionOption, runnerIdOption } from './command-spec.ts';
+import {
+  asString,
+  type CommandSpec,
+  type FlagValues,
+  regionOption,
+  runnerIdOption,
+  stackNameOption,
+} from './command-spec.ts';
 import { CANARY_VARIABLE, type CanaryOptions, smokeTest } from './smoke-test.ts';
 
 const DEFAULT_WAIT_MINUTES = 20;
@@ -51,8 +58,7 @@ Environment (never flags, so they stay out of process lists and job logs):
   async run(flags, context) {
     const { env } = context;
     const problems: string[] = [];
-    const stackName = asString(flags['stack-name']);
-    if (!stackName) problems.push('--stack-name is required');
+    const stackName = stackNameOption(flags, problems);
 
     const runnerId = runnerIdOption(flags, problems);
     const runnerToken = runnerTokenFromEnv(env);

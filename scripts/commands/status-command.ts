@@ -2,7 +2,7 @@
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
 import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { asString, type CommandSpec, regionOption, runnerIdOption } from './command-spec.ts';
+import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { status } from './status.ts';
 
 export const statusCommand: CommandSpec = {
@@ -25,8 +25,7 @@ version, last contact) is shown too.`,
   },
   async run(flags, context) {
     const problems: string[] = [];
-    const stackName = asString(flags['stack-name']);
-    if (!stackName) problems.push('missing --stack-name NAME');
+    const stackName = stackNameOption(flags, problems);
     const runnerIdFlag = runnerIdOption(flags, problems);
     const cloudFormation = cloudFormationClient(regionOption(flags));
     problems.push(...(await awsSetupProblems(cloudFormation)));

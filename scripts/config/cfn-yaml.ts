@@ -88,11 +88,59 @@ function tagsFor(shortName: string): TagDefinition[] {
 
 const CFN_SCHEMA = CORE_SCHEMA.withTags([...INTRINSICS, 'Ref', 'Condition'].flatMap((name) => tagsFor(name)));
 
+/**
+ * Most values a YAML document may expand to through aliases (`*ref`). js-yaml
+ * shares an aliased value instead of copying it, so a 500-byte "billion
+ * laughs" loads in milliseconds, but every later walk or JSON.stringify of it
+ * runs for minutes. CloudFormation's largest template (1 MB) holds far fewer
+ * values than this.
+ */
+export const MAX_EXPANDED_VALUES = 1_000_000;
+
+/** A document refused for what its aliases expand to, not for its syntax. */
+export class AliasExpansionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AliasExpansionError';
+  }
+}
+
 /** Parses a template or parameter file body. Throws with a line/column message on bad syntax. */
 export function parseCloudFormationDocument(body: string): unknown {
   const trimmed = body.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     return JSON.parse(body);
   }
-  return load(body, { schema: CFN_SCHEMA });
+  const document = load(body, { schema: CFN_SCHEMA });
+  const expanded = expandedSize(document, MAX_EXPANDED_VALUES);
+  if (expanded > MAX_EXPANDED_VALUES) {
+    throw new AliasExpansionError(
+      `YAML aliases expand it to more than ${MAX_EXPANDED_VALUES.toLocaleString('en')} values (an alias bomb?); write the repeated parts out instead of using *aliases`,
+    );
+  }
+  return document;
+}
+
+/**
+ * The number of values the document holds once every alias is written out,
+ * counted without writing them out: a shared value's size is computed once.
+ * Stops counting past `limit`.
+ */
+function expandedSize(root: unknown, limit: number): number {
+  const sizes = new Map<object, number>();
+  const size = (value: unknown): number => {
+    if (typeof value !== 'object' || value === null) return 1;
+    const known = sizes.get(value);
+    if (known !== undefined) return known;
+    // A value that contains itself (a recursive alias) never ends when written out.
+    sizes.set(value, limit + 1);
+    let total = 1;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      total += size(child);
+      if (total > limit) break;
+    }
+    sizes.set(value, total);
+    return total;
+  };
+  return size(root);
 }

@@ -3,7 +3,7 @@
  * inputs) needs from the command line and files. Every problem is collected
  * and reported at once, so one run shows all that is wrong.
  */
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { parseKeyValuePairs, readParameterFile } from './parameters.ts';
@@ -28,15 +28,21 @@ export interface StackInputs {
 /** CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
+/** Problems with a --stack-name value: every command checks it before it calls AWS. */
+export function stackNameProblems(stackName: string | undefined): string[] {
+  if (!stackName) return ['missing --stack-name NAME'];
+  if (!STACK_NAME.test(stackName)) {
+    return [
+      `invalid --stack-name ${stackName}: use a letter then letters, digits and hyphens (at most 128 characters)`,
+    ];
+  }
+  return [];
+}
+
 export async function loadStackInputs(flags: StackInputFlags): Promise<StackInputs> {
   const problems: string[] = [];
   const stackName = flags['stack-name'] ?? '';
-  if (!stackName) problems.push('missing --stack-name NAME');
-  else if (!STACK_NAME.test(stackName)) {
-    problems.push(
-      `invalid --stack-name ${stackName}: use a letter then letters, digits and hyphens (at most 128 characters)`,
-    );
-  }
+  problems.push(...stackNameProblems(flags['stack-name']));
 
   let template: LoadedTemplate | undefined;
   if (!flags['template-file']) problems.push('missing --template-file FILE');
@@ -66,11 +72,17 @@ export async function loadStackInputs(flags: StackInputFlags): Promise<StackInpu
 /** Checks that an output file can be written before any AWS work is done. */
 export async function checkWritableFile(flag: string, path: string | undefined): Promise<string[]> {
   if (!path) return [];
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) return [`cannot write ${flag} ${path}: it is a directory; name a file`];
   try {
-    await access(dirname(path), constants.W_OK);
+    await access(existing ? path : dirname(path), constants.W_OK);
     return [];
   } catch {
-    return [`cannot write ${flag} ${path}: its directory does not exist or is not writable`];
+    return [
+      existing
+        ? `cannot write ${flag} ${path}: the file is not writable`
+        : `cannot write ${flag} ${path}: its directory does not exist or is not writable`,
+    ];
   }
 }
 

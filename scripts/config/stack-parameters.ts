@@ -38,8 +38,10 @@ export function checkGivenParameters(
       continue;
     }
     if (declaration.allowedValues && !declaration.noEcho && !declaration.allowedValues.includes(value)) {
+      // A value pasted into the wrong parameter may be a secret: never repeat it if it looks like one.
+      const shown = isSecret(key, value) ? '****' : value;
       problems.push(
-        `parameter ${key}=${value} is not allowed: use one of ${declaration.allowedValues.join(', ')}`,
+        `parameter ${key}=${shown} is not allowed: use one of ${declaration.allowedValues.join(', ')}`,
       );
     }
   }

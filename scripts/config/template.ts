@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Capability } from '@aws-sdk/client-cloudformation';
 import { firstLine, InputError } from '../errors.ts';
-import { parseCloudFormationDocument } from './cfn-yaml.ts';
+import { AliasExpansionError, parseCloudFormationDocument } from './cfn-yaml.ts';
 
 /** CloudFormation refuses a TemplateBody over this size; larger ones must come from S3. */
 export const MAX_TEMPLATE_BODY_BYTES = 51_200;
@@ -26,6 +26,8 @@ export interface LoadedTemplate {
   compacted: boolean;
   sourceBytes: number;
   parameters: Map<string, TemplateParameter>;
+  /** Outputs that echo a NoEcho parameter: never printed or reported. */
+  noEchoOutputs: Set<string>;
   capabilities: Capability[];
 }
 
@@ -46,6 +48,8 @@ export function parseTemplate(path: string, body: string): LoadedTemplate {
   try {
     document = parseCloudFormationDocument(body);
   } catch (error) {
+    if (error instanceof AliasExpansionError)
+      throw new InputError(`template ${path} refused: ${error.message}`);
     throw new InputError(
       `template ${path} is not valid YAML/JSON: ${firstLine(error)}; fix the syntax and retry`,
     );
@@ -75,12 +79,14 @@ export function parseTemplate(path: string, body: string): LoadedTemplate {
       ),
     );
   }
+  const parameters = readParameters(document.Parameters);
   return {
     path,
     body: bodyToSend,
     compacted: bodyToSend !== body,
     sourceBytes,
-    parameters: readParameters(document.Parameters),
+    parameters,
+    noEchoOutputs: outputsEchoingNoEcho(document, parameters),
     capabilities: requiredCapabilities(document),
   };
 }
@@ -160,6 +166,46 @@ const PSEUDO_PARAMETERS = new Set([
 ]);
 
 /**
+ * The one walk over a template value: calls `onReference` for every name a
+ * Ref, Fn::GetAtt or Fn::Sub `${...}` refers to (Sub's own variables
+ * excluded). Both the unresolved-reference check and the NoEcho output check
+ * use it, so they agree on what a reference is.
+ */
+export function visitReferences(node: unknown, onReference: (target: string) => void): void {
+  const walk = (value: unknown, subVariables: ReadonlySet<string>): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item, subVariables);
+      return;
+    }
+    if (!isRecord(value)) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'Ref' && typeof inner === 'string') onReference(inner);
+      else if (key === 'Fn::GetAtt') {
+        const target = Array.isArray(inner)
+          ? inner[0]
+          : typeof inner === 'string'
+            ? inner.split('.')[0]
+            : undefined;
+        if (typeof target === 'string') onReference(target);
+      } else if (key === 'Fn::Sub') {
+        const [text, variables] = Array.isArray(inner) ? inner : [inner, undefined];
+        const local = new Set([...subVariables, ...Object.keys(isRecord(variables) ? variables : {})]);
+        if (typeof text === 'string') {
+          for (const match of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+            const name = (match[1] ?? '').trim().split('.')[0] ?? '';
+            if (!local.has(name)) onReference(name);
+          }
+        }
+        if (variables !== undefined) walk(variables, subVariables);
+        continue;
+      }
+      walk(inner, subVariables);
+    }
+  };
+  walk(node, new Set());
+}
+
+/**
  * Ref, GetAtt, Sub and DependsOn targets that name nothing in the template.
  * CloudFormation rejects these too, but only after a round trip; finding them
  * here gives every one at once. Templates with a Transform are left to AWS,
@@ -174,38 +220,8 @@ export function unresolvedReferences(document: Record<string, unknown>): { where
     ...PSEUDO_PARAMETERS,
   ]);
   const problems: { where: string; target: string }[] = [];
-  const check = (where: string, target: string) => {
+  const check = (where: string) => (target: string) => {
     if (!known.has(target)) problems.push({ where, target });
-  };
-  const walk = (node: unknown, where: string, subVariables: ReadonlySet<string>): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) walk(item, where, subVariables);
-      return;
-    }
-    if (!isRecord(node)) return;
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'Ref' && typeof value === 'string') check(where, value);
-      else if (key === 'Fn::GetAtt') {
-        const target = Array.isArray(value)
-          ? value[0]
-          : typeof value === 'string'
-            ? value.split('.')[0]
-            : undefined;
-        if (typeof target === 'string') check(where, target);
-      } else if (key === 'Fn::Sub') {
-        const [text, variables] = Array.isArray(value) ? value : [value, undefined];
-        const local = new Set([...subVariables, ...Object.keys(isRecord(variables) ? variables : {})]);
-        if (typeof text === 'string') {
-          for (const match of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
-            const name = (match[1] ?? '').trim().split('.')[0] ?? '';
-            if (!local.has(name)) check(where, name);
-          }
-        }
-        if (variables !== undefined) walk(variables, where, subVariables);
-        continue;
-      }
-      walk(value, where, subVariables);
-    }
   };
   for (const [name, resource] of Object.entries(resources)) {
     if (!isRecord(resource)) continue;
@@ -215,10 +231,33 @@ export function unresolvedReferences(document: Record<string, unknown>): { where
         problems.push({ where: `resource ${name} DependsOn`, target });
       }
     }
-    walk(resource, `resource ${name}`, new Set());
+    visitReferences(resource, check(`resource ${name}`));
   }
   if (isRecord(document.Outputs)) {
-    for (const [name, output] of Object.entries(document.Outputs)) walk(output, `output ${name}`, new Set());
+    for (const [name, output] of Object.entries(document.Outputs))
+      visitReferences(output, check(`output ${name}`));
   }
   return problems;
+}
+
+/**
+ * Outputs whose value refers to a NoEcho parameter (Ref, or ${Name} in a
+ * Sub). Such an output prints the secret in the clear, also when the value
+ * was kept from an earlier deploy and this run never saw it: these outputs
+ * are masked by name, whatever their value.
+ */
+function outputsEchoingNoEcho(
+  document: Record<string, unknown>,
+  parameters: ReadonlyMap<string, TemplateParameter>,
+): Set<string> {
+  const secret = new Set([...parameters.values()].filter((p) => p.noEcho).map((p) => p.name));
+  const echoing = new Set<string>();
+  if (secret.size === 0 || !isRecord(document.Outputs)) return echoing;
+  for (const [name, output] of Object.entries(document.Outputs)) {
+    if (!isRecord(output)) continue;
+    visitReferences(output.Value, (target) => {
+      if (secret.has(target)) echoing.add(name);
+    });
+  }
+  return echoing;
 }

@@ -94,14 +94,14 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
 
   return {
     async get<T>(path: string, query = {}) {
-      return (await (await request('GET', path, query)).json()) as T;
+      return (await readJson(await request('GET', path, query), apiUrl, 'GET', path)) as T;
     },
     async getAll<T>(path: string, query = {}) {
       const items: T[] = [];
       let page: string | null = '1';
       while (page) {
         const response = await request('GET', path, { ...query, per_page: PER_PAGE, page });
-        items.push(...((await response.json()) as T[]));
+        items.push(...((await readJson(response, apiUrl, 'GET', path)) as T[]));
         const next = response.headers.get('x-next-page');
         page = next && next !== page ? next : null;
       }
@@ -109,15 +109,31 @@ export function createGitLabClient(options: GitLabClientOptions): GitLabClient {
     },
     async post<T>(path: string, body?: unknown) {
       const response = await request('POST', path, {}, body ?? {});
-      return (response.status === 204 ? undefined : await response.json()) as T;
+      return (response.status === 204 ? undefined : await readJson(response, apiUrl, 'POST', path)) as T;
     },
     async put<T>(path: string, body?: unknown) {
-      return (await (await request('PUT', path, {}, body ?? {})).json()) as T;
+      return (await readJson(await request('PUT', path, {}, body ?? {}), apiUrl, 'PUT', path)) as T;
     },
     async delete(path: string, body?: unknown) {
       await request('DELETE', path, {}, body);
     },
   };
+}
+
+/**
+ * The body as JSON, or one clear error when it is not: a URL that points at a
+ * web page (a login page, a proxy, the wrong host) answers 200 with HTML.
+ */
+async function readJson(response: Response, apiUrl: string, method: string, path: string): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    const type = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
+    throw new OperationError(
+      `${apiUrl} answered ${method} ${path} with ${type}, not GitLab API JSON: check that --gitlab-url (or CI_API_V4_URL / CI_SERVER_URL) is the GitLab address`,
+    );
+  }
 }
 
 function hint(status: number): string {

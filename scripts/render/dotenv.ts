@@ -17,6 +17,8 @@ export interface DotenvResult {
 export function renderOutputsDotenv(
   outputs: readonly Output[],
   secretValues: readonly string[] = [],
+  /** Outputs that echo a NoEcho parameter, by output key: left out whatever their value. */
+  secretOutputs: ReadonlySet<string> = new Set(),
 ): DotenvResult {
   const written: string[] = [];
   const skipped: { key: string; why: string }[] = [];
@@ -26,6 +28,10 @@ export function renderOutputsDotenv(
     const key = (output.OutputKey ?? '').replace(/[^A-Za-z0-9_]/g, '_');
     const value = output.OutputValue ?? '';
     if (!key) continue;
+    if (secretOutputs.has(output.OutputKey ?? '')) {
+      skipped.push({ key, why: 'it echoes a NoEcho parameter' });
+      continue;
+    }
     if (isSecret(key, value) || secretValues.some((secret) => secret.length > 0 && value.includes(secret))) {
       skipped.push({ key, why: 'its name or value looks secret' });
       continue;

@@ -122,7 +122,9 @@ describe.each<EmulatorName>(['ministack', 'moto'])('deploy against %s', (emulato
       expect((await stackOf('fleet-b'))?.StackStatus).toBe('CREATE_COMPLETE');
     } else {
       // moto rejects the resource when the change set executes; there is no rollback state to see.
-      expect(failed.stderr).toMatch(/deploy failed: ValidationException: .*NotAType/);
+      expect(failed.stderr).toMatch(
+        /deploy failed: CloudFormation ExecuteChangeSet: ValidationException: .*NotAType/,
+      );
     }
   });
 
@@ -149,7 +151,9 @@ describe.each<EmulatorName>(['ministack', 'moto'])('deploy against %s', (emulato
       expect(fixed.code, fixed.output).toBe(0);
       expect((await stackOf('fleet-c'))?.StackStatus).toBe('UPDATE_COMPLETE');
     } else {
-      expect(failed.stderr).toMatch(/deploy failed: ValidationException: .*NotAType/);
+      expect(failed.stderr).toMatch(
+        /deploy failed: CloudFormation ExecuteChangeSet: ValidationException: .*NotAType/,
+      );
     }
   });
 

@@ -103,7 +103,7 @@ describe('roll against moto', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(
-        /^error: roll failed: the AWS endpoint \(http:\/\/127\.0\.0\.1:\d+\) answered HTTP 500 with something that is not an AWS API response/,
+        /^error: roll failed: the AWS endpoint \(http:\/\/127\.0\.0\.1:\d+\) answered AutoScaling DescribeInstanceRefreshes with HTTP 500 and something that is not an AWS API response/,
       ),
     ]);
   });

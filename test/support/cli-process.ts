@@ -32,9 +32,18 @@ export function isolatedEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export function runCliProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { onOutput?: (text: string) => void; timeoutMs?: number } = {},
+  options: {
+    onOutput?: (text: string) => void;
+    timeoutMs?: number;
+    /** Start it as the leader of its own process group, as a CI job's shell does. */
+    processGroup?: boolean;
+  } = {},
 ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: isolatedEnv(env), cwd: ROOT });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: isolatedEnv(env),
+    cwd: ROOT,
+    detached: options.processGroup === true,
+  });
   let stdout = '';
   let stderr = '';
   let output = '';

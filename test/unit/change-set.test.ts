@@ -5,12 +5,23 @@ import {
   DeleteChangeSetCommand,
   DeleteStackCommand,
   DescribeChangeSetCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  type Stack,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { changeSetName, createChangeSetFor, discardChangeSet } from '../../scripts/commands/change-set.ts';
+import {
+  changeSetName,
+  concurrentChange,
+  createChangeSetFor,
+  discardChangeSet,
+  executeChangeSetOnce,
+  waitForChangeSet,
+} from '../../scripts/commands/change-set.ts';
+import type { Clock } from '../../scripts/commands/poll.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
-import { InputError } from '../../scripts/errors.ts';
+import { hintsOf, InputError, OperationError } from '../../scripts/errors.ts';
 import { createLogger } from '../../scripts/log.ts';
 
 const cfnMock = mockClient(CloudFormationClient);
@@ -42,6 +53,7 @@ describe('discardChangeSet', () => {
     await discardChangeSet(client, log(), 'fleet', pending(true), fast);
     expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
       StackName: 'arn:stack/fleet',
+      ClientRequestToken: expect.stringMatching(/^runner-fleet-delete-[0-9a-f-]{36}$/),
     });
     expect(out.join('')).toContain('Deleted the pending change set and the empty stack fleet that held it');
   });
@@ -120,6 +132,132 @@ describe('createChangeSetFor', () => {
     const inputs = cfnMock.commandCalls(CreateChangeSetCommand).map((call) => call.args[0].input);
     expect(inputs[0]).not.toHaveProperty('Tags');
     expect(inputs[1]?.Tags).toEqual([{ Key: 'team', Value: 'platform' }]);
+  });
+});
+
+const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
+const stacks = (StackStatus: string, StackId = 'arn:stack/fleet/ours') => ({
+  Stacks: [
+    { StackName: 'fleet', StackId, StackStatus: StackStatus as StackStatusValue, CreationTime: new Date() },
+  ],
+});
+type StackStatusValue = NonNullable<Stack['StackStatus']>;
+const RACE = /another deploy \(or a person\) is changing it at the same time/;
+
+describe('a lost answer or a race around a change set', () => {
+  const template = parseTemplate('t.yaml', 'Resources:\n  Q: {Type: AWS::SQS::Queue}\n');
+  const request = {
+    stackName: 'fleet',
+    name: 'runner-fleet-20261130-abc',
+    type: 'CREATE' as const,
+    template,
+    resolution: { parameters: [], problems: [] },
+    tags: new Map<string, string>(),
+    description: 'd',
+  };
+
+  it('sends the change set name as ClientToken, so a retried create is the same request', async () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'cs', StackId: 's' });
+    await createChangeSetFor(client, request);
+    expect(cfnMock.commandCalls(CreateChangeSetCommand)[0]?.args[0].input.ClientToken).toBe(request.name);
+  });
+
+  it('finds the change set by name when the create answer was lost', async () => {
+    cfnMock.on(CreateChangeSetCommand).rejects(awsError('AlreadyExistsException'));
+    cfnMock
+      .on(DescribeChangeSetCommand, { ChangeSetName: request.name })
+      .resolves({ ChangeSetId: 'arn:cs/1', StackId: 'arn:stack/fleet/ours', Status: 'CREATE_PENDING' });
+    await expect(createChangeSetFor(client, request, log())).resolves.toEqual({
+      changeSetId: 'arn:cs/1',
+      stackId: 'arn:stack/fleet/ours',
+    });
+    expect(out.join('')).toContain('change set runner-fleet-20261130-abc exists: using it');
+  });
+
+  it('says another deploy got there first when the new stack appeared meanwhile', async () => {
+    cfnMock.on(CreateChangeSetCommand).rejects(awsError('ValidationError', 'Stack [fleet] already exists'));
+    cfnMock.on(DescribeChangeSetCommand).rejects(awsError('ChangeSetNotFound'));
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('CREATE_IN_PROGRESS', 'arn:stack/fleet/theirs'));
+    const error = await createChangeSetFor(client, request).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(InputError);
+    expect(hintsOf(error)).toEqual([expect.stringMatching(RACE)]);
+  });
+
+  it("tells its own REVIEW_IN_PROGRESS stack, and a deleted one, from someone else's", async () => {
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('REVIEW_IN_PROGRESS'));
+    expect(await concurrentChange(client, request, 'arn:stack/fleet/ours')).toBeUndefined();
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('DELETE_COMPLETE'));
+    expect(await concurrentChange(client, request, 'arn:stack/fleet/ours')).toBeUndefined();
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('REVIEW_IN_PROGRESS', 'arn:stack/fleet/theirs'));
+    expect(await concurrentChange(client, request, 'arn:stack/fleet/ours')).toMatch(RACE);
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('UPDATE_COMPLETE'));
+    expect(
+      await concurrentChange(client, { ...request, type: 'UPDATE' }, 'arn:stack/fleet/ours'),
+    ).toBeUndefined();
+  });
+
+  it('follows a change set whose execute answer was lost but which runs', async () => {
+    cfnMock.on(ExecuteChangeSetCommand).rejects(awsError('InvalidChangeSetStatus'));
+    cfnMock
+      .on(DescribeChangeSetCommand)
+      .resolves({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'EXECUTE_IN_PROGRESS' });
+    await executeChangeSetOnce(client, log(), request, {
+      changeSetId: 'arn:cs/1',
+      stackId: 'arn:stack/fleet/ours',
+    });
+    expect(cfnMock.commandCalls(ExecuteChangeSetCommand)[0]?.args[0].input.ClientRequestToken).toMatch(
+      /^runner-fleet-execute-[0-9a-f-]{36}$/,
+    );
+    expect(out.join('')).toContain('but the change set is EXECUTE_IN_PROGRESS: following it');
+  });
+
+  it('passes an execute refusal on, with the race hint when another deploy runs', async () => {
+    cfnMock.on(ExecuteChangeSetCommand).rejects(awsError('InvalidChangeSetStatus'));
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'OBSOLETE' });
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('UPDATE_IN_PROGRESS'));
+    const error = await executeChangeSetOnce(
+      client,
+      log(),
+      { ...request, type: 'UPDATE' },
+      {
+        changeSetId: 'arn:cs/1',
+        stackId: 'arn:stack/fleet/ours',
+      },
+    ).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('InvalidChangeSetStatus');
+    expect(hintsOf(error)).toEqual([expect.stringMatching(RACE)]);
+  });
+});
+
+describe('waitForChangeSet', () => {
+  function fakeClock(): Clock {
+    let now = 0;
+    return {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    };
+  }
+
+  it('stops at the first refusal instead of waiting out its time', async () => {
+    cfnMock.on(DescribeChangeSetCommand).rejects(awsError('AccessDenied'));
+    await expect(
+      waitForChangeSet(client, 'fleet', 'cs', { maxWaitSeconds: 600, clock: fakeClock() }),
+    ).rejects.toThrow('AccessDenied');
+    expect(cfnMock.commandCalls(DescribeChangeSetCommand)).toHaveLength(1);
+  });
+
+  it('gives up after its longest wait with the status it saw', async () => {
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
+    const error = await waitForChangeSet(client, 'fleet', 'cs', {
+      maxWaitSeconds: 60,
+      clock: fakeClock(),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationError);
+    expect((error as Error).message).toBe(
+      'change set cs of fleet is still CREATE_IN_PROGRESS after 1 minutes',
+    );
   });
 });
 

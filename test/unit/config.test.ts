@@ -1,4 +1,6 @@
 /** Parsing of templates, parameter files, KEY=VALUE flags and parameter resolution. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCloudFormationDocument } from '../../scripts/config/cfn-yaml.ts';
 import { parameterFileValues, parseKeyValuePairs } from '../../scripts/config/parameters.ts';
@@ -64,6 +66,39 @@ describe('CloudFormation YAML', () => {
     expect(parseCloudFormationDocument('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}')).toEqual({
       Resources: { Q: { Type: 'AWS::SQS::Queue' } },
     });
+  });
+});
+
+describe('templates that expand through aliases', () => {
+  it('refuses a 500-byte alias bomb at once instead of expanding it', () => {
+    const bomb = readFileSync(
+      join(import.meta.dirname, '..', 'fixtures', 'templates', 'alias-bomb.yaml'),
+      'utf8',
+    );
+    expect(bomb.length).toBeLessThan(600);
+    const started = performance.now();
+    expect(() => parseTemplate('bomb.yaml', bomb)).toThrow(
+      /^template bomb.yaml refused: YAML aliases expand it to more than 1,000,000 values/,
+    );
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('still reads ordinary aliases', () => {
+    const document = parseCloudFormationDocument('Tags: &tags [a, b]\nMore: *tags\n') as Record<
+      string,
+      unknown
+    >;
+    expect(document.More).toEqual(['a', 'b']);
+  });
+});
+
+describe('outputs that echo a NoEcho parameter', () => {
+  it('are found through Ref and Sub, and only those', () => {
+    const template = parseTemplate(
+      'noecho.yaml',
+      readFileSync(join(import.meta.dirname, '..', 'fixtures', 'templates', 'noecho-output.yaml'), 'utf8'),
+    );
+    expect([...template.noEchoOutputs].sort()).toEqual(['ConnectionString', 'PasswordEcho']);
   });
 });
 

@@ -216,7 +216,10 @@ describe('deploy: creating', () => {
     changeSetReady();
 
     await expect(run()).resolves.toBe('created');
-    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({ StackName: STACK_ID });
+    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
+      StackName: STACK_ID,
+      ClientRequestToken: expect.any(String),
+    });
     expect(cfnMock.commandCalls(CreateChangeSetCommand)[0]?.args[0].input.ChangeSetType).toBe('CREATE');
     expect(out.join('')).toContain('is ROLLBACK_COMPLETE (its first create failed): deleting it');
   });
@@ -394,7 +397,7 @@ describe('deploy: stacks that are busy or stuck', () => {
     expect(cfnMock.commandCalls(CancelUpdateStackCommand)).toHaveLength(0);
   });
 
-  it('polls with backoff from 1 s up to 5 s', async () => {
+  it('polls with backoff from 0.5 s up to 1.5 s, so the end is seen within 1.5 s', async () => {
     cfnMock
       .on(DescribeStacksCommand)
       .resolvesOnce({ Stacks: [stack('UPDATE_COMPLETE')] })
@@ -407,7 +410,32 @@ describe('deploy: stacks that are busy or stuck', () => {
       .resolves({ Stacks: [stack('UPDATE_COMPLETE')] });
     changeSetReady();
     await run();
-    expect(clock.sleeps).toEqual([1000, 1500, 2250, 3375, 5000, 5000]);
+    expect(clock.sleeps).toEqual([500, 750, 1125, 1500, 1500, 1500]);
+  });
+
+  it('over a ten-minute update: at most one DescribeStacks a second, and the end seen within 1.5 s', async () => {
+    const updateMs = 10 * 60_000;
+    let executedAt = 0;
+    let describes = 0;
+    cfnMock.on(ExecuteChangeSetCommand).callsFake(() => {
+      executedAt = clock.now();
+      return {};
+    });
+    cfnMock.on(DescribeStacksCommand).callsFake(() => {
+      if (executedAt === 0) return { Stacks: [stack('UPDATE_COMPLETE')] };
+      describes += 1;
+      const done = clock.now() - executedAt >= updateMs;
+      return { Stacks: [stack(done ? 'UPDATE_COMPLETE' : 'UPDATE_IN_PROGRESS')] };
+    });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
+    cfnMock
+      .on(DescribeChangeSetCommand)
+      .resolves({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE', Changes: [] });
+    cfnMock.on(GetTemplateCommand).resolves({ TemplateBody: 'Resources: {}' });
+    await run();
+    const seenAfterMs = clock.now() - executedAt - updateMs;
+    expect(seenAfterMs).toBeLessThanOrEqual(1_500);
+    expect(describes / ((clock.now() - executedAt) / 1000)).toBeLessThanOrEqual(1);
   });
 });
 
@@ -425,7 +453,10 @@ describe('deploy: interrupted', () => {
     expect(failure).toBeInstanceOf(InterruptedError);
     expect((failure as InterruptedError).exitCode).toBe(130);
     expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
-    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({ StackName: STACK_ID });
+    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
+      StackName: STACK_ID,
+      ClientRequestToken: expect.any(String),
+    });
     expect(out.join('')).toContain('Deleted the pending change set and the empty stack fleet');
   });
 
@@ -458,7 +489,10 @@ describe('deploy: interrupted', () => {
     changeSetReady();
     cfnMock.on(CancelUpdateStackCommand).resolves({});
     await expect(run(options(), controller.signal)).rejects.toBeInstanceOf(InterruptedError);
-    expect(cfnMock.commandCalls(CancelUpdateStackCommand)[0]?.args[0].input).toEqual({ StackName: STACK_ID });
+    expect(cfnMock.commandCalls(CancelUpdateStackCommand)[0]?.args[0].input).toEqual({
+      StackName: STACK_ID,
+      ClientRequestToken: expect.any(String),
+    });
     expect(err.join('')).toContain('cancelled the update of fleet; CloudFormation rolls it back');
   });
 

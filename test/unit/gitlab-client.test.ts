@@ -78,4 +78,22 @@ describe('GitLab client', () => {
     await client.delete('/runners/managers', { token: 'glrt-x', system_id: 's_0123456789ab' });
     expect(Object.keys(calls[0]?.headers ?? {})).not.toContain('PRIVATE-TOKEN');
   });
+
+  it('says in one line when the URL answers a web page instead of the API', async () => {
+    const fetchImpl = (async () =>
+      new Response('<!DOCTYPE html><html><body>Sign in</body></html>', {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+      })) as unknown as typeof fetch;
+    const client = createGitLabClient({
+      apiUrl: 'https://intranet.test/api/v4',
+      token: TOKEN,
+      fetch: fetchImpl,
+    });
+    const error = (await client.get('/runners/1').catch((e: unknown) => e)) as Error;
+    expect(error.name).toBe('OperationError');
+    expect(error.message).toBe(
+      'https://intranet.test/api/v4 answered GET /runners/1 with text/html, not GitLab API JSON: check that --gitlab-url (or CI_API_V4_URL / CI_SERVER_URL) is the GitLab address',
+    );
+  });
 });

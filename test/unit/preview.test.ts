@@ -241,7 +241,10 @@ describe('preview of a new stack', () => {
       }),
     );
     expect(cfnMock.commandCalls(CreateChangeSetCommand)[0]?.args[0].input.ChangeSetType).toBe('CREATE');
-    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({ StackName: STACK_ID });
+    expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
+      StackName: STACK_ID,
+      ClientRequestToken: expect.any(String),
+    });
     expect(report.effects).toEqual(['permissions']);
     expect(report.parameters).toEqual([]);
     expect(readFileSync(join(dir, 'create.json'), 'utf8')).toBe('{"create":2,"update":0,"delete":0}\n');

@@ -36,7 +36,7 @@ describe('smoke-test input checks', () => {
     );
     expect(problems).toEqual(
       expect.arrayContaining([
-        '--stack-name is required',
+        'missing --stack-name NAME',
         'invalid --runner-id 0: expected a whole number above 0',
         'RUNNER_FLEET_GITLAB_TOKEN is not set: smoke-test reads runner managers with an API token',
         'invalid --expected-version latest: expected a version such as 17.11.1',
@@ -56,7 +56,7 @@ describe('smoke-test input checks', () => {
     expect(problems).toContain(
       'no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN to the fleet runner token',
     );
-    expect(problems).not.toContain('--stack-name is required');
+    expect(problems).not.toContain('missing --stack-name NAME');
   });
 
   it('refuses a canary project without a canary ref', async () => {
