@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { awsActionOf, isNoAnswer, isThrottle, reportAwsRetriesTo } from './aws/clients.ts';
+import { isUnparsableResponse } from './aws/errors.ts';
 import { COMMANDS, type CommandSpec } from './commands/registry.ts';
 import { ExitCode, firstLine, hintsOf, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -234,7 +235,7 @@ function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): nu
   }
   const httpStatus = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
     ?.httpStatusCode;
-  if (/XML parse error|Unexpected token|is not valid JSON/.test(message ?? '') && httpStatus !== undefined) {
+  if (isUnparsableResponse(error) && httpStatus !== undefined) {
     // Not an AWS error document: an emulator without this API, a proxy page, an outage.
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` (${process.env.AWS_ENDPOINT_URL})` : '';
     log.error(
