@@ -62,6 +62,22 @@ describe('the image', () => {
     expect(deploy.stderr).toMatch(/region/i);
   });
 
+  it('copies only files the build context holds (.dockerignore lets each COPY source in)', () => {
+    const included = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1).replace(/\/$/, ''));
+    const sources = dockerfile
+      .split('\n')
+      .filter((line) => /^COPY /.test(line) && !line.includes('--from='))
+      .flatMap((line) => line.trim().split(/\s+/).slice(1, -1));
+    expect(sources.length).toBeGreaterThan(0);
+    const missing = sources.filter(
+      (source) => !included.some((path) => source === path || source.startsWith(`${path}/`)),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('is pinned, non-root, production-only and has no entrypoint', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22\.\d+\.\d+-[a-z]+-slim$/m);
     expect(dockerfile).toContain('npm ci --omit=dev');
