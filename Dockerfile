@@ -1,7 +1,8 @@
-# The runner-fleet image the CI/CD components run: Node 22 LTS, the compiled
-# CLI, its production dependencies and the CloudFormation template and presets
-# (the components default to $RUNNER_FLEET_HOME/cfn/...). No entrypoint, so
-# GitLab runs job scripts with the image's shell; runner-fleet is on PATH.
+# The runner-fleet image the CI/CD components run: Node 22 LTS, the bundled
+# CLI (dist/, tools/build.ts), its production dependencies and the
+# CloudFormation template and presets (the components default to
+# $RUNNER_FLEET_HOME/cfn/...). No entrypoint, so GitLab runs job scripts with
+# the image's shell; runner-fleet is on PATH.
 # Pinned by exact tag; .gitlab-ci.yml builds it without a Docker daemon (buildah).
 ARG NODE_IMAGE=node:22.23.0-bookworm-slim
 
@@ -9,9 +10,10 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json
+COPY tools/build.ts ./tools/
+RUN npm run build
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \

@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { awsActionOf, isNoAnswer, isThrottle, reportAwsRetriesTo } from './aws/clients.ts';
-import { COMMANDS, type CommandSpec } from './commands/registry.ts';
+import { isUnparsableResponse } from './aws/errors.ts';
+import type { CommandSpec } from './commands/command-spec.ts';
+import { COMMANDS } from './commands/registry.ts';
 import { ExitCode, firstLine, hintsOf, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
@@ -62,11 +63,14 @@ export async function runCli(
     log.info(version());
     return ExitCode.Success;
   }
-  const command = COMMANDS.find((c) => c.name === verb);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === verb);
+  if (!entry) {
     log.error(`unknown command ${verb}: run runner-fleet --help for the list`);
     return ExitCode.BadInput;
   }
+  // Loaded here, not at start-up: the command module and the AWS SDK it brings
+  // cost more than the rest of the CLI, and `--help` needs neither.
+  const [command, aws] = await Promise.all([entry.load(), import('./aws/clients.ts')]);
   if (rest.includes('--help') || rest.includes('-h')) {
     log.info(`${command.usage}\n\n${EXIT_CODES_HELP}`);
     return ExitCode.Success;
@@ -94,7 +98,7 @@ export async function runCli(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  reportAwsRetriesTo((line) => log.warn(line));
+  aws.reportAwsRetriesTo((line) => log.warn(line));
   try {
     const flags = parseFlags(command, rest);
     await command.run(flags, { log, signal: controller.signal, env: process.env });
@@ -107,11 +111,11 @@ export async function runCli(
       );
       return ExitCode.Interrupted;
     }
-    return reportError(error, log, command);
+    return reportError(error, log, command, aws);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    reportAwsRetriesTo(() => undefined);
+    aws.reportAwsRetriesTo(() => undefined);
   }
 }
 
@@ -171,9 +175,12 @@ function parseFlags(command: CommandSpec, args: readonly string[]) {
   }
 }
 
-function reportError(error: unknown, log: Logger, command: CommandSpec): number {
+/** How AWS errors are told apart (aws/clients.ts, passed in because it is loaded on demand). */
+type AwsErrorKinds = Pick<typeof import('./aws/clients.ts'), 'awsActionOf' | 'isNoAnswer' | 'isThrottle'>;
+
+function reportError(error: unknown, log: Logger, command: CommandSpec, aws: AwsErrorKinds): number {
   const hints = hintsOf(error);
-  const code = reportErrorLines(error, log, command);
+  const code = reportErrorLines(error, log, command, aws);
   for (const hint of hints) log.error(`  ${hint}`);
   return code;
 }
@@ -191,7 +198,7 @@ const ACCESS_DENIED = new Set([
   'SignatureDoesNotMatch',
 ]);
 
-function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): number {
+function reportErrorLines(error: unknown, log: Logger, command: CommandSpec, aws: AwsErrorKinds): number {
   if (isRunnerFleetError(error)) {
     if (error instanceof InputError) {
       for (const problem of error.problems) log.error(problem);
@@ -206,7 +213,7 @@ function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): nu
   // AWS SDK service errors: one line with the action and error name; never the request, which may carry values.
   const name = error instanceof Error ? error.name : 'Error';
   const message = firstLine(error);
-  const action = awsActionOf(error);
+  const action = aws.awsActionOf(error);
   const service = (error as { $service?: string } | undefined)?.$service ?? 'AWS';
   const call = action ? `${service} ${action}` : 'an AWS call';
   const attempts = (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
@@ -217,13 +224,13 @@ function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): nu
     );
     return ExitCode.Failure;
   }
-  if (isThrottle(error)) {
+  if (aws.isThrottle(error)) {
     log.error(
       `${command.name} failed: AWS kept throttling ${call} (${name}) after ${attempts ?? 'several'} attempts; other pipelines or tools are calling this account: run again later, or raise AWS_MAX_ATTEMPTS`,
     );
     return ExitCode.Failure;
   }
-  if (isNoAnswer(error)) {
+  if (aws.isNoAnswer(error)) {
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` ${process.env.AWS_ENDPOINT_URL}` : '';
     const what =
       name === 'TimeoutError' ? 'got no answer in time' : `could not reach the AWS endpoint${endpoint}`;
@@ -234,7 +241,7 @@ function reportErrorLines(error: unknown, log: Logger, command: CommandSpec): nu
   }
   const httpStatus = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
     ?.httpStatusCode;
-  if (/XML parse error|Unexpected token|is not valid JSON/.test(message ?? '') && httpStatus !== undefined) {
+  if (isUnparsableResponse(error) && httpStatus !== undefined) {
     // Not an AWS error document: an emulator without this API, a proxy page, an outage.
     const endpoint = process.env.AWS_ENDPOINT_URL ? ` (${process.env.AWS_ENDPOINT_URL})` : '';
     log.error(

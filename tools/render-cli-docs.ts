@@ -17,8 +17,13 @@ export const BEGIN_MARKER =
 export const END_MARKER = '<!-- END COMMAND USAGE -->';
 export const CLI_DOCS = join(import.meta.dirname, '..', 'docs', 'cli.md');
 
+/** Every command with its module loaded (the registry loads them on demand). */
+const LOADED = await Promise.all(
+  COMMANDS.map(async (entry) => ({ ...entry, usage: (await entry.load()).usage })),
+);
+
 export function renderUsage(): string {
-  const sections = COMMANDS.map(
+  const sections = LOADED.map(
     (command) =>
       `### ${command.name}\n\n${command.summary.charAt(0).toUpperCase()}${command.summary.slice(1)}.\n\n\`\`\`\n${command.usage}\n\`\`\``,
   );

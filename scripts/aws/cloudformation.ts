@@ -22,7 +22,7 @@ import {
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
-import { isAwsError } from './errors.ts';
+import { isAwsError, isStackMissing } from './errors.ts';
 
 /** Only these end a stack operation successfully. Anything else is a failure. */
 export const SUCCESS_STATUSES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -55,8 +55,7 @@ export async function describeStack(
     const response = await client.send(new DescribeStacksCommand({ StackName: stackName }), { abortSignal });
     return response.Stacks?.[0];
   } catch (error) {
-    // CloudFormation reports a missing stack only as a ValidationError with this text.
-    if (isAwsError(error, 'ValidationError') && /does not exist/.test(error.message)) return undefined;
+    if (isStackMissing(error)) return undefined;
     throw error;
   }
 }

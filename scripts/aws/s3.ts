@@ -1,6 +1,7 @@
 /** S3 calls: emptying the fleet's cache bucket so the stack can delete it. */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { OperationError } from '../errors.ts';
+import { isAwsError } from './errors.ts';
 
 /** DeleteObjects takes at most this many keys per call. */
 const DELETE_BATCH = 1000;
@@ -33,7 +34,7 @@ export async function emptyBucket(client: S3Client, bucket: string): Promise<num
       }
     }
   } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchBucket') return deleted;
+    if (isAwsError(error, 'NoSuchBucket')) return deleted;
     throw error;
   }
   return deleted;

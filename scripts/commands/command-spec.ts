@@ -11,9 +11,9 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
 }
 
+/** A command's implementation; its summary lives in registry.ts, so `--help` need not load it. */
 export interface CommandSpec {
   name: string;
-  summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run(flags: FlagValues, context: CommandContext): Promise<void>;

@@ -10,7 +10,6 @@ import { tokenParameterName, tokenParameterProblem } from './runner-token-source
 
 export const createRunnerCommand: CommandSpec = {
   name: 'create-runner',
-  summary: "create the fleet's GitLab runner (or update its settings) and store its token in SSM",
   usage: `runner-fleet create-runner --runner-token-parameter NAME --settings FILE [options]
 
   --runner-token-parameter NAME  SSM SecureString for the runner token (default: the

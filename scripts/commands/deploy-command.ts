@@ -19,7 +19,6 @@ import { deploy } from './deploy.ts';
 
 export const deployCommand: CommandSpec = {
   name: 'deploy',
-  summary: 'create or update the fleet stack through a change set and follow it to the end',
   usage: `runner-fleet deploy --stack-name NAME --template-file FILE [options]
 
   --stack-name NAME         CloudFormation stack to create or update

@@ -10,7 +10,6 @@ import { destroy } from './destroy.ts';
 
 export const destroyCommand: CommandSpec = {
   name: 'destroy',
-  summary: 'delete the fleet stack, wait for it, and remove runner managers left behind',
   usage: `runner-fleet destroy --stack-name NAME --yes-destroy-stack NAME [options]
 
   --stack-name NAME           the fleet stack

@@ -11,6 +11,7 @@ import {
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { describeStack, isInProgress, newStackEvents } from '../aws/cloudformation.ts';
+import { isStackMissing } from '../aws/errors.ts';
 import type { Logger } from '../log.ts';
 import { formatStackEvent } from '../render/events.ts';
 import { type Clock, pollUntil } from './poll.ts';
@@ -82,7 +83,7 @@ async function readEvents(client: CloudFormationClient, options: FollowOptions):
     return await newStackEvents(client, options.stackId, options.seenEventIds, options.signal);
   } catch (error) {
     // A deleted stack has no events to read by id on some endpoints; the status check decides.
-    if (error instanceof Error && /does not exist/.test(error.message)) return [];
+    if (isStackMissing(error)) return [];
     throw error;
   }
 }

@@ -19,7 +19,6 @@ import { type PreviewOptions, preview } from './preview.ts';
 
 export const previewCommand: CommandSpec = {
   name: 'preview',
-  summary: 'show what a deploy would change (change set), as Markdown, a Terraform report and an MR note',
   usage: `runner-fleet preview --stack-name NAME --template-file FILE [options]
 
   --stack-name NAME            CloudFormation stack to preview a create or update of

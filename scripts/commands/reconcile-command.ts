@@ -8,8 +8,6 @@ import { reconcile } from './reconcile.ts';
 
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
-  summary:
-    'remove runner managers of instances that are gone; report (or replace) instances whose runner is offline',
   usage: `runner-fleet reconcile --stack-name NAME (--dry-run | --apply) [options]
 
   --stack-name NAME     the fleet stack

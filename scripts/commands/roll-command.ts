@@ -25,7 +25,6 @@ import { smokeTest } from './smoke-test.ts';
 
 export const rollCommand: CommandSpec = {
   name: 'roll',
-  summary: 'roll the fleet onto the latest AMI and runner release with an instance refresh',
   usage: `runner-fleet roll --stack-name NAME [options]
 
   --stack-name NAME                 the fleet stack

@@ -10,7 +10,6 @@ import { tokenParameterName, tokenParameterProblem } from './runner-token-source
 
 export const rotateTokenCommand: CommandSpec = {
   name: 'rotate-token',
-  summary: "reset the fleet's runner token in GitLab and store the new one in SSM",
   usage: `runner-fleet rotate-token --stack-name NAME [options]
 
   --stack-name NAME              the fleet stack (its RunnerTokenParameterName)

@@ -23,7 +23,6 @@ const VERSION = /^v?\d+\.\d+\.\d+$/;
 
 export const smokeTestCommand: CommandSpec = {
   name: 'smoke-test',
-  summary: "check that the fleet's instances are in service and their runners online in GitLab",
   usage: `runner-fleet smoke-test --stack-name NAME [options]
 
   --stack-name NAME          the fleet stack

@@ -7,7 +7,6 @@ import { status } from './status.ts';
 
 export const statusCommand: CommandSpec = {
   name: 'status',
-  summary: 'show the stack, the group, each instance and (with a token) its runner manager',
   usage: `runner-fleet status --stack-name NAME [options]
 
   --stack-name NAME     the fleet stack

@@ -1,5 +1,5 @@
 /**
- * What the container image runs, without a container engine: the compiled CLI
+ * What the container image runs, without a container engine: the bundled CLI
  * with only the production dependencies `npm ci --omit=dev` installs (the lock
  * file's non-dev packages), laid out as the Dockerfile lays them out, so a
  * runtime import of a dev-only package or of the TypeScript sources fails here.
@@ -19,17 +19,11 @@ describe('the image', () => {
 
   beforeAll(() => {
     home = mkdtempSync(join(tmpdir(), 'rf-image-'));
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        'tsconfig.build.json',
-        '--outDir',
-        join(home, 'dist'),
-      ],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
+    // The Dockerfile's build step (npm run build), into this tree's dist/.
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'tools', 'build.ts'), join(home, 'dist')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
     for (const file of ['package.json', 'package-lock.json']) cpSync(join(ROOT, file), join(home, file));
     cpSync(join(ROOT, 'bin'), join(home, 'bin'), { recursive: true });
     cpSync(join(ROOT, 'cfn'), join(home, 'cfn'), { recursive: true });
@@ -54,7 +48,7 @@ describe('the image', () => {
       encoding: 'utf8',
     });
 
-  it('runs the compiled CLI with production dependencies only', () => {
+  it('runs the bundled CLI with production dependencies only', () => {
     const help = run('--help');
     expect(help.status, help.stderr).toBe(0);
     for (const verb of ['deploy', 'preview', 'smoke-test', 'roll', 'destroy'])
@@ -66,6 +60,22 @@ describe('the image', () => {
     expect(deploy.stderr).not.toMatch(/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/);
     expect(deploy.status, deploy.stderr).toBe(2);
     expect(deploy.stderr).toMatch(/region/i);
+  });
+
+  it('copies only files the build context holds (.dockerignore lets each COPY source in)', () => {
+    const included = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1).replace(/\/$/, ''));
+    const sources = dockerfile
+      .split('\n')
+      .filter((line) => /^COPY /.test(line) && !line.includes('--from='))
+      .flatMap((line) => line.trim().split(/\s+/).slice(1, -1));
+    expect(sources.length).toBeGreaterThan(0);
+    const missing = sources.filter(
+      (source) => !included.some((path) => source === path || source.startsWith(`${path}/`)),
+    );
+    expect(missing).toEqual([]);
   });
 
   it('is pinned, non-root, production-only and has no entrypoint', () => {

@@ -16,6 +16,8 @@ export const TOOLS_BIN = join(ROOT, '.tools', 'bin');
 export interface Emulator {
   name: EmulatorName;
   endpoint: string;
+  /** The emulator's process, for a benchmark that reads its CPU time. */
+  pid: number | undefined;
   /** Environment for a process that should talk to this emulator. */
   env: NodeJS.ProcessEnv;
   reset(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startEmulator(name: EmulatorName): Promise<Emulator> {
   return {
     name,
     endpoint,
+    pid: child.pid,
     env: awsEnv(endpoint),
     async reset() {
       const response = await fetch(`${endpoint}${resetPath}`, { method: 'POST' });

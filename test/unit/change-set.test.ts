@@ -19,16 +19,15 @@ import {
   executeChangeSetOnce,
   waitForChangeSet,
 } from '../../scripts/commands/change-set.ts';
-import type { Clock } from '../../scripts/commands/poll.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
 import { hintsOf, InputError, OperationError } from '../../scripts/errors.ts';
-import { createLogger } from '../../scripts/log.ts';
+import { fakeClock } from '../support/fake-clock.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const cfnMock = mockClient(CloudFormationClient);
 let client: CloudFormationClient;
 let out: string[];
-const log = () =>
-  createLogger({ write: (t) => out.push(t), writeError: (t) => out.push(t), gitlabSections: false });
+const log = () => captureLog(out);
 const fast = { settleMs: 50, retryMs: 1 };
 const pending = (stackCreatedForIt: boolean) => ({
   id: 'cs-1',
@@ -230,16 +229,6 @@ describe('a lost answer or a race around a change set', () => {
 });
 
 describe('waitForChangeSet', () => {
-  function fakeClock(): Clock {
-    let now = 0;
-    return {
-      now: () => now,
-      sleep: async (ms) => {
-        now += ms;
-      },
-    };
-  }
-
   it('stops at the first refusal instead of waiting out its time', async () => {
     cfnMock.on(DescribeChangeSetCommand).rejects(awsError('AccessDenied'));
     await expect(

@@ -1,15 +1,12 @@
 /** The CLI's dispatch, help and exit codes, run in process. */
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../scripts/cli.ts';
-import { createLogger } from '../../scripts/log.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 async function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(
-    args,
-    createLogger({ write: (t) => out.push(t), writeError: (t) => err.push(t), gitlabSections: false }),
-  );
+  const code = await runCli(args, captureLog(out, err));
   return { code, out: out.join(''), err: err.join('') };
 }
 

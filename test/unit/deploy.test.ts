@@ -22,10 +22,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeployOptions, deploy } from '../../scripts/commands/deploy.ts';
-import type { Clock } from '../../scripts/commands/follow-stack.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../../scripts/errors.ts';
-import { createLogger } from '../../scripts/log.ts';
+import { type FakeClock, fakeClock } from '../support/fake-clock.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const template = parseTemplate(
@@ -39,21 +39,7 @@ const cfnMock = mockClient(CloudFormationClient);
 let client: CloudFormationClient;
 let out: string[];
 let err: string[];
-let clock: Clock & { sleeps: number[] };
-
-function fakeClock(): Clock & { sleeps: number[] } {
-  let now = Date.parse('2026-11-28T10:00:00Z');
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => now,
-    sleep: async (ms, signal) => {
-      signal?.throwIfAborted();
-      sleeps.push(ms);
-      now += ms;
-    },
-  };
-}
+let clock: FakeClock;
 
 function stack(status: string, extra: Partial<Stack> = {}): Stack {
   return {
@@ -99,11 +85,7 @@ function options(overrides: Partial<DeployOptions> = {}): DeployOptions {
 }
 
 function run(opts: DeployOptions = options(), signal?: AbortSignal) {
-  const log = createLogger({
-    write: (text) => out.push(text),
-    writeError: (text) => err.push(text),
-    gitlabSections: false,
-  });
+  const log = captureLog(out, err);
   return deploy(opts, { cloudFormation: client, log, clock, ...(signal ? { signal } : {}) });
 }
 
@@ -133,7 +115,7 @@ beforeEach(() => {
   });
   out = [];
   err = [];
-  clock = fakeClock();
+  clock = fakeClock(Date.parse('2026-11-28T10:00:00Z'));
   cfnMock.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
 });
 afterEach(() => client.destroy());

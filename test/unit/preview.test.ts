@@ -20,7 +20,7 @@ import { type PreviewOptions, preview } from '../../scripts/commands/preview.ts'
 import { mergeRequestSettings } from '../../scripts/commands/preview-command.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
 import { GateError, InputError, InterruptedError } from '../../scripts/errors.ts';
-import { createLogger } from '../../scripts/log.ts';
+import { captureLog } from '../support/log-capture.ts';
 import { expectGolden, loadScenario, SCENARIO_INPUTS } from './preview-scenarios.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -61,11 +61,7 @@ function options(scenario: string, overrides: Partial<PreviewOptions> = {}): Pre
 }
 
 function run(opts: PreviewOptions, signal?: AbortSignal) {
-  const log = createLogger({
-    write: (t) => out.push(t),
-    writeError: (t) => err.push(t),
-    gitlabSections: false,
-  });
+  const log = captureLog(out, err);
   return preview(opts, { cloudFormation: client, log, ...(signal ? { signal } : {}) });
 }
 

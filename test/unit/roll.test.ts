@@ -25,11 +25,11 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instanceRefreshApi } from '../../scripts/aws/instance-refresh.ts';
-import type { Clock } from '../../scripts/commands/follow-stack.ts';
 import { type RollOptions, roll } from '../../scripts/commands/roll.ts';
 import { InterruptedError, OperationError } from '../../scripts/errors.ts';
-import { createLogger } from '../../scripts/log.ts';
 import { type FakeGroup, InstanceRefreshFake } from '../fakes/instance-refresh-fake.ts';
+import { fakeClock } from '../support/fake-clock.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const cfnMock = mockClient(CloudFormationClient);
 const asgMock = mockClient(AutoScalingClient);
@@ -110,17 +110,6 @@ function options(overrides: Partial<RollOptions> = {}): RollOptions {
   };
 }
 
-function clock(): Clock {
-  let now = 0;
-  return {
-    now: () => now,
-    sleep: async (ms, signal) => {
-      signal?.throwIfAborted();
-      now += ms;
-    },
-  };
-}
-
 function run(
   fake: InstanceRefreshFake,
   opts: RollOptions = options(),
@@ -135,8 +124,8 @@ function run(
     autoScaling: clients.asg,
     ssm: clients.ssm,
     refresh: fake,
-    log: createLogger({ write: (t) => out.push(t), writeError: (t) => out.push(t), gitlabSections: false }),
-    clock: clock(),
+    log: captureLog(out),
+    clock: fakeClock(),
     latestRunnerVersion: async () => extra.latest,
     instanceRunnerVersions: async () => extra.versions,
     ...(extra.signal ? { signal: extra.signal } : {}),

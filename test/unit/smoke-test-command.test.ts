@@ -3,15 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../scripts/cli.ts';
 import { smokeTestCommand } from '../../scripts/commands/smoke-test-command.ts';
 import { InputError } from '../../scripts/errors.ts';
-import { createLogger } from '../../scripts/log.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 async function problemsOf(flags: Record<string, string>, env: NodeJS.ProcessEnv): Promise<string[]> {
   const lines: string[] = [];
-  const log = createLogger({
-    write: (t) => lines.push(t),
-    writeError: (t) => lines.push(t),
-    gitlabSections: false,
-  });
+  const log = captureLog(lines);
   const error = await smokeTestCommand.run(flags, { log, signal: new AbortController().signal, env }).then(
     () => undefined,
     (e: unknown) => e,
@@ -69,11 +65,7 @@ describe('smoke-test input checks', () => {
 
   it('is registered with the CLI and documents its exit codes in --help', async () => {
     const lines: string[] = [];
-    const log = createLogger({
-      write: (t) => lines.push(t),
-      writeError: (t) => lines.push(t),
-      gitlabSections: false,
-    });
+    const log = captureLog(lines);
     expect(await runCli(['smoke-test', '--help'], log)).toBe(0);
     expect(lines.join('')).toContain('runner-fleet smoke-test --stack-name NAME');
     expect(lines.join('')).toContain('Exit codes:');

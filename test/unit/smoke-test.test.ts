@@ -20,14 +20,14 @@ import {
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../scripts/commands/follow-stack.ts';
 import { type SmokeTestOptions, smokeTest } from '../../scripts/commands/smoke-test.ts';
 import { InputError, InterruptedError, OperationError } from '../../scripts/errors.ts';
 import { createGitLabClient } from '../../scripts/gitlab/client.ts';
-import { createLogger } from '../../scripts/log.ts';
 import { addPipelineRoutes, type PipelinesDouble } from '../doubles/gitlab/pipelines.ts';
 import { addRunnerRoutes, type RunnersDouble } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';
+import { type FakeClock, fakeClock } from '../support/fake-clock.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const API_TOKEN = 'glpat-smoke-unit-secret';
 const RUNNER_TOKEN = 'glrt-smoke-unit-secret';
@@ -49,23 +49,7 @@ let double: GitLabDouble;
 let runners: RunnersDouble;
 let pipelines: PipelinesDouble;
 let out: string[];
-type FakeClock = Clock & { sleeps: number[]; onSleep?: (count: number) => void };
 let clock: FakeClock;
-
-function fakeClock(): FakeClock {
-  let now = START;
-  const fake: FakeClock = {
-    sleeps: [],
-    now: () => now,
-    sleep: async (ms, signal) => {
-      signal?.throwIfAborted();
-      fake.sleeps.push(ms);
-      now += ms;
-      fake.onSleep?.(fake.sleeps.length);
-    },
-  };
-  return fake;
-}
 
 function stack(parameters: Record<string, string>, outputs = true): Stack {
   return {
@@ -120,11 +104,7 @@ function options(extra: Partial<SmokeTestOptions> = {}): SmokeTestOptions {
 }
 
 function run(extra: Partial<SmokeTestOptions> = {}, signal?: AbortSignal) {
-  const log = createLogger({
-    write: (text) => out.push(text),
-    writeError: (text) => out.push(text),
-    gitlabSections: false,
-  });
+  const log = captureLog(out);
   return smokeTest(options(extra), {
     cloudFormation: new CloudFormationClient({ region: 'us-east-1' }),
     autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
@@ -159,7 +139,7 @@ beforeEach(() => {
   asgMock.reset();
   ec2Mock.reset();
   out = [];
-  clock = fakeClock();
+  clock = fakeClock(START);
   double.requests.length = 0;
   double.validTokens.clear();
   double.validTokens.add(API_TOKEN);
