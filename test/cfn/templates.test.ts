@@ -159,6 +159,7 @@ describe('deployer-role.yaml', () => {
       StringLike: {
         'ec2:ResourceTag/aws:autoscaling:groupName': { 'Fn::Sub': '${StackNamePrefix}*-workers' },
       },
+      StringEquals: { 'ec2:osuser': ['ec2-user', 'ubuntu'] },
     });
     const tokens = doc.find((s) => s.Sid === 'ReadRunnerTokens')!;
     expect(tokens.Resource.map((r: any) => r['Fn::Sub'])).toEqual([

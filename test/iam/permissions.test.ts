@@ -693,6 +693,12 @@ describe('a docker-autoscaler manager, under the deployer’s boundary', () => {
         resource: worker,
         context: { 'ec2:osuser': 'ec2-user', 'ec2:ResourceTag/aws:autoscaling:groupName': 'web-prod' },
       },
+      {
+        why: 'SSH key for root to its own worker',
+        action: 'ec2-instance-connect:SendSSHPublicKey',
+        resource: worker,
+        context: { 'ec2:osuser': 'root', 'ec2:ResourceTag/aws:autoscaling:groupName': WORKER_GROUP },
+      },
       { why: 'terminate instances directly', action: 'ec2:TerminateInstances', resource: worker },
       { why: 'create a role', action: 'iam:CreateRole', resource: arn.role('runners-escalate') },
     ];
