@@ -83,14 +83,19 @@ describe('deployer-role.yaml', () => {
     expect(resources('PublicAmiParameters')[0]).toMatch(/:\*:parameter\/aws\/service\/\*$/);
   });
 
-  it('passes fleet roles to EC2 only, attaches no managed policy and detaches only Session Manager core', () => {
+  it('passes fleet roles to EC2 only, attaches managed policies only to bounded roles, detaches Session Manager core', () => {
     const pass = statements.find((s) => s.Sid === 'PassFleetRolesToEc2Only')!;
     expect(pass.Condition.StringEquals['iam:PassedToService']).toEqual({
       'Fn::Sub': 'ec2.${AWS::URLSuffix}',
     });
-    expect(allows.flatMap(actionsOf)).not.toContain('iam:AttachRolePolicy');
+    const attach = allows.filter((s) => actionsOf(s).includes('iam:AttachRolePolicy'));
+    expect(attach.map((s) => s.Sid)).toEqual(['BoundedFleetRoleManagedPolicies']);
+    expect(attach[0]!.Condition).toEqual({ ArnEquals: { 'iam:PermissionsBoundary': boundaryRef } });
     const detach = allows.filter((s) => actionsOf(s).includes('iam:DetachRolePolicy'));
-    expect(detach.map((s) => s.Sid)).toEqual(['DetachOnlySessionManagerPolicy']);
+    expect(detach.map((s) => s.Sid)).toEqual([
+      'DetachOnlySessionManagerPolicy',
+      'BoundedFleetRoleManagedPolicies',
+    ]);
     expect(detach[0]!.Condition.ArnEquals['iam:PolicyARN']['Fn::Sub']).toMatch(
       /policy\/AmazonSSMManagedInstanceCore$/,
     );
@@ -123,7 +128,7 @@ describe('deployer-role.yaml', () => {
     expect(t.Outputs?.InstanceRoleBoundaryArn?.Value).toEqual(boundaryRef);
   });
 
-  it('bounds fleet roles by the instance contract and Session Manager, without SSM parameter reads on "*"', () => {
+  it('bounds fleet roles by the instance contract, Session Manager and the manager’s worker calls, without SSM parameter reads on "*"', () => {
     const boundary = t.Resources.InstanceRoleBoundary!;
     expect(boundary.Type).toBe('AWS::IAM::ManagedPolicy');
     const doc = (boundary.Properties as any).PolicyDocument.Statement as Record<string, any>[];
@@ -133,7 +138,10 @@ describe('deployer-role.yaml', () => {
       .flatMap(actionsOf)
       .sort();
     expect(onStar).toEqual([
+      // docker-autoscaler managers: describe calls have no resource-level permissions.
+      'autoscaling:DescribeAutoScalingGroups',
       'cloudwatch:PutMetricData',
+      'ec2:DescribeInstances',
       'ssm:UpdateInstanceInformation',
       'ssmmessages:CreateControlChannel',
       'ssmmessages:CreateDataChannel',
@@ -143,6 +151,16 @@ describe('deployer-role.yaml', () => {
     const all = doc.flatMap(actionsOf);
     expect(all).not.toContain('ssm:GetParameters');
     expect(all.some((a) => a.startsWith('iam:') || a.endsWith(':*'))).toBe(false);
+    // Worker groups only: no manager may resize or empty a runner group.
+    expect(doc.find((s) => s.Sid === 'ScaleFleetWorkerGroups')!.Resource['Fn::Sub']).toMatch(
+      /autoScalingGroupName\/\$\{StackNamePrefix\}\*-workers$/,
+    );
+    expect(doc.find((s) => s.Sid === 'SshKeysToFleetWorkers')!.Condition).toEqual({
+      StringLike: {
+        'ec2:ResourceTag/aws:autoscaling:groupName': { 'Fn::Sub': '${StackNamePrefix}*-workers' },
+      },
+      StringEquals: { 'ec2:osuser': ['ec2-user', 'ubuntu'] },
+    });
     const tokens = doc.find((s) => s.Sid === 'ReadRunnerTokens')!;
     expect(tokens.Resource.map((r: any) => r['Fn::Sub'])).toEqual([
       'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${TokenParameterPrefix}*',

@@ -3,7 +3,10 @@
  * through the recording proxy and returns the IAM calls each one made. The
  * fleet is cfn/runner-fleet.yaml with a preset on moto under the deployer's
  * default prefix (runners-); roll runs on ministack (moto has no instance
- * refresh API) with the small fleet fixture, also under the prefix.
+ * refresh API) with the small fleet fixture, also under the prefix. The
+ * runner identity commands (create-runner, rotate-token, reconcile) run
+ * against the same fleet and the GitLab double's runner admin routes, as
+ * test/integration/runner-identity.test.ts runs them.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -11,6 +14,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
+import { addRunnerAdminRoutes } from '../doubles/gitlab/runner-admin.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { startGitLabDouble } from '../doubles/gitlab/server.ts';
 import { type CliResult, runCliProcess } from '../support/cli-process.ts';
@@ -44,6 +48,24 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
   const gitlab = await startGitLabDouble({ tokens: [apiToken] });
   const runnersDouble = addRunnerRoutes(gitlab);
   runnersDouble.addRunner({ id: RUNNER_ID, token: runnerToken });
+  const admin = addRunnerAdminRoutes(gitlab, runnersDouble);
+  admin.addGroup(77, 'platform/runners', [apiToken]);
+  admin.tokenLifetimeDays = 30;
+  // The runner whose token deploy stores: create-runner adopts it.
+  admin.details.set(RUNNER_ID, {
+    id: RUNNER_ID,
+    runner_type: 'group_type',
+    description: 'made by hand',
+    tag_list: ['aws'],
+    run_untagged: true,
+    locked: false,
+    paused: false,
+    maximum_timeout: null,
+    access_level: 'not_protected',
+    maintenance_note: null,
+    groups: [{ id: 77, full_path: 'platform/runners' }],
+    projects: [],
+  });
   const client = <T>(Client: new (config: object) => T): T =>
     new Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
   try {
@@ -72,6 +94,7 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
         'MinSize=2',
       ].flatMap((pair) => ['--parameter', pair]),
     ];
+    const instanceGroups = new Map<string, string>();
     const run = async (
       label: string,
       role: Role,
@@ -83,7 +106,7 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
       proxy.take();
       const result = await runCliProcess(args, { ...awsEnv(proxy.endpoint), ...env }, { timeoutMs: 180_000 });
       const requests = proxy.take();
-      const calls = distinct(requests.flatMap((request) => callsOfRequest(request, label)));
+      const calls = distinct(requests.flatMap((request) => callsOfRequest(request, label, instanceGroups)));
       runs.push({ label, role, result, requests: requests.length, calls });
       return result;
     };
@@ -125,6 +148,7 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
     );
     asg.destroy();
     for (const instance of groups.AutoScalingGroups?.[0]?.Instances ?? []) {
+      instanceGroups.set(instance.InstanceId ?? '', `${stack}-runners`);
       runnersDouble.setManager(RUNNER_ID, {
         system_id: systemIdForInstance(instance.InstanceId ?? ''),
         status: 'online',
@@ -146,6 +170,57 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
         '1',
       ],
       { RUNNER_FLEET_GITLAB_TOKEN: apiToken },
+    );
+
+    // Runner identity: adopt the runner deploy stored (tags the stack's token
+    // parameter with its id), make a new one, rotate its token both ways.
+    const gitlabEnv = { RUNNER_FLEET_GITLAB_TOKEN: apiToken };
+    const settings = join(ROOT, 'test/fixtures/runner/runner.yml');
+    await run(
+      'create-runner (adopts the stack’s runner)',
+      'deploy',
+      ['create-runner', '--stack-name', stack, '--gitlab-url', gitlab.url, '--settings', settings],
+      gitlabEnv,
+    );
+    const nextParameter = `${EXAMPLE.tokenParameter}-next`;
+    const identityArgs = ['--runner-token-parameter', nextParameter, '--gitlab-url', gitlab.url];
+    await run(
+      'create-runner (new runner, token into SSM)',
+      'deploy',
+      ['create-runner', ...identityArgs, '--settings', settings],
+      gitlabEnv,
+    );
+    await run(
+      'rotate-token (due, with the current token)',
+      'deploy',
+      ['rotate-token', ...identityArgs, '--if-expires-within-days', '30'],
+      { RUNNER_FLEET_GITLAB_TOKEN: '' },
+    );
+    await run(
+      'rotate-token (by runner id, API token)',
+      'deploy',
+      ['rotate-token', ...identityArgs],
+      gitlabEnv,
+    );
+
+    // reconcile: one manager of a gone instance, one live instance whose runner is offline.
+    const [firstInstance] = groups.AutoScalingGroups?.[0]?.Instances ?? [];
+    runnersDouble.setManager(RUNNER_ID, {
+      system_id: systemIdForInstance('i-0deadbeef00000001'),
+      status: 'online',
+    });
+    runnersDouble.setManager(RUNNER_ID, {
+      system_id: systemIdForInstance(firstInstance?.InstanceId ?? ''),
+      status: 'offline',
+      contacted_at: '2026-11-01T00:00:00Z',
+    });
+    const reconcileArgs = ['reconcile', '--stack-name', stack, '--gitlab-url', gitlab.url];
+    await run('reconcile (dry run)', 'deploy', [...reconcileArgs, '--dry-run'], gitlabEnv);
+    await run(
+      'reconcile (--apply --replace-broken)',
+      'deploy',
+      [...reconcileArgs, '--apply', '--replace-broken'],
+      gitlabEnv,
     );
 
     const miniFleet = join(ROOT, 'test/fixtures/templates/mini-fleet.yaml');

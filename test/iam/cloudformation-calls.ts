@@ -38,6 +38,8 @@ const taggingOnCreate = {
 };
 const passToEc2 = { 'iam:PassedToService': 'ec2.amazonaws.com' };
 const withBoundary = { 'iam:PermissionsBoundary': EXAMPLE.boundaryArn };
+/** A consumer's addition through InstanceRoleManagedPolicyArns (ECR pulls, say). */
+const CONSUMER_POLICY = 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly';
 const on = (resource: string, context?: CallSpec['context']): CallSpec[] => [
   { resource, ...(context ? { context } : {}) },
 ];
@@ -95,9 +97,10 @@ export const HANDLER_CALLS: Record<string, Record<string, Classification>> = {
     'ec2:AuthorizeSecurityGroupEgress': on(securityGroup, tagged),
     'ec2:UpdateSecurityGroupRuleDescriptionsEgress': on(securityGroup, tagged),
     'ec2:DeleteSecurityGroup': on(securityGroup, tagged),
-    'ec2:AuthorizeSecurityGroupIngress': noProperty('SecurityGroupIngress'),
-    'ec2:RevokeSecurityGroupIngress': noProperty('SecurityGroupIngress'),
-    'ec2:UpdateSecurityGroupRuleDescriptionsIngress': noProperty('SecurityGroupIngress'),
+    // docker-autoscaler: the worker group's SSH rule from the manager's group.
+    'ec2:AuthorizeSecurityGroupIngress': on(securityGroup, tagged),
+    'ec2:RevokeSecurityGroupIngress': on(securityGroup, tagged),
+    'ec2:UpdateSecurityGroupRuleDescriptionsIngress': on(securityGroup, tagged),
   },
   'AWS::S3::Bucket': {
     's3:CreateBucket': on(bucket),
@@ -204,15 +207,18 @@ export const HANDLER_CALLS: Record<string, Record<string, Classification>> = {
     'iam:DeleteRolePolicy': on(role),
     'iam:DeleteRole': on(role),
     // Fleet roles of older versions carry AmazonSSMManagedInstanceCore and lose it on update.
-    'iam:DetachRolePolicy': on(role, {
-      'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
-    }),
+    'iam:DetachRolePolicy': [
+      ...on(role, { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }),
+      // A policy dropped from InstanceRoleManagedPolicyArns.
+      ...on(role, { 'iam:PolicyARN': CONSUMER_POLICY, ...withBoundary }),
+    ],
     // Sets the boundary on a fleet role created before it had one.
     'iam:PutRolePermissionsBoundary': on(role, withBoundary),
     'iam:PutRolePolicy': {
       notExercised: 'the role has no Policies property: InstancePolicy (AWS::IAM::Policy) puts it',
     },
-    'iam:AttachRolePolicy': noProperty('ManagedPolicyArns'),
+    // InstanceRoleManagedPolicyArns (ManagedPolicyArns), on a role with the boundary.
+    'iam:AttachRolePolicy': on(role, { 'iam:PolicyARN': CONSUMER_POLICY, ...withBoundary }),
     'iam:UpdateRole': noProperty('MaxSessionDuration'),
     'iam:UpdateAssumeRolePolicy': {
       notExercised:

@@ -12,6 +12,12 @@
  * unvalidated engine, which takes the context as given; the request itself
  * was validated by the first run.
  *
+ * Another (0.1.173): it looks a condition key up by the action's service
+ * prefix, so ec2:osuser, which the Service Authorization Reference lists
+ * under ec2-instance-connect (SendSSHPublicKey), is "not found". The request
+ * is validated without that key and evaluated by the unvalidated engine
+ * with it.
+ *
  * The same engine evaluates public SSM parameters (/aws/service/...), whose
  * ARNs have no account, which the validating engine's ARN patterns require.
  *
@@ -26,6 +32,7 @@ import type { PolicyDocument, Principal } from './policies.ts';
 export type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
 
 const COLON_VARIABLE_KEY = /^kms:EncryptionContext:/i;
+const OTHER_SERVICE_KEY = /^ec2:osuser$/i;
 const PUBLIC_PARAMETER = /^arn:aws:ssm:[a-z0-9-]+::parameter\/aws\/service\//;
 
 const DEFAULT_KEY_POLICY: PolicyDocument = {
@@ -65,7 +72,19 @@ export async function evaluate(
   };
   const where = `${call.action} on ${call.resource} (${call.source})`;
   if (PUBLIC_PARAMETER.test(call.resource)) return unvalidated(simulation, resourcePolicy);
-  const result = await runSimulation(simulation, {});
+  const otherServiceKeys = Object.keys(call.context).filter((key) => OTHER_SERVICE_KEY.test(key));
+  const validatable = otherServiceKeys.length
+    ? {
+        ...simulation,
+        request: {
+          ...simulation.request,
+          contextVariables: Object.fromEntries(
+            Object.entries(call.context).filter(([key]) => !OTHER_SERVICE_KEY.test(key)),
+          ),
+        },
+      }
+    : simulation;
+  const result = await runSimulation(validatable, {});
   if (result.resultType === 'error') {
     throw new Error(`cannot simulate ${where}: ${JSON.stringify(result.errors)}`);
   }
@@ -74,7 +93,11 @@ export async function evaluate(
     result.resultType === 'single'
       ? (result.result.ignoredContextKeys ?? [])
       : [...new Set(result.results.flatMap((r) => r.ignoredContextKeys ?? []))];
-  if (ignored.length === 0) return result.overallResult as Decision;
+  if (ignored.length === 0) {
+    return otherServiceKeys.length
+      ? unvalidated(simulation, resourcePolicy)
+      : (result.overallResult as Decision);
+  }
   if (ignored.every((key) => COLON_VARIABLE_KEY.test(key))) return unvalidated(simulation, resourcePolicy);
   throw new Error(`the simulator ignores context keys ${ignored.join(', ')} of ${where}`);
 }

@@ -77,7 +77,12 @@ const STACK_ACTIONS = new Set([
 ]);
 
 /** The IAM calls one recorded request needs (DeleteObjects needs one per key). */
-export function callsOfRequest(request: RecordedRequest, source: string): IamCall[] {
+export function callsOfRequest(
+  request: RecordedRequest,
+  source: string,
+  /** Instance id -> its Auto Scaling group: calls by instance id are authorized on the group. */
+  instanceGroups: ReadonlyMap<string, string> = new Map(),
+): IamCall[] {
   const p = request.params as Record<string, string>;
   const call = (action: string, resource: string, context: IamCall['context'] = {}): IamCall => ({
     action,
@@ -125,6 +130,8 @@ export function callsOfRequest(request: RecordedRequest, source: string): IamCal
       const action = `autoscaling:${op}`;
       if (op.startsWith('Describe')) return [call(action, '*')];
       if (p.AutoScalingGroupName) return [call(action, arn.group(p.AutoScalingGroupName))];
+      const group = instanceGroups.get(p.InstanceId ?? '');
+      if (op === 'SetInstanceHealth' && group) return [call(action, arn.group(group))];
       break;
     }
     case 'ec2':
@@ -136,6 +143,17 @@ export function callsOfRequest(request: RecordedRequest, source: string): IamCal
       if (op === 'GetParameter') return [call(action, arn.parameter(p.Name ?? ''))];
       if (op === 'GetParameters') {
         return (request.params.Names as string[]).map((name) => call(action, arn.parameter(name)));
+      }
+      // Tags of a parameter (create-runner records the runner id on the token parameter).
+      if (op === 'ListTagsForResource' || op === 'AddTagsToResource' || op === 'RemoveTagsFromResource') {
+        if (p.ResourceType !== 'Parameter') break;
+        const tags = (request.params as { Tags?: { Key: string; Value: string }[] }).Tags ?? [];
+        const keys = (request.params as { TagKeys?: string[] }).TagKeys ?? tags.map((t) => t.Key);
+        const context: IamCall['context'] = Object.fromEntries(
+          tags.map((t) => [`aws:RequestTag/${t.Key}`, t.Value]),
+        );
+        if (op !== 'ListTagsForResource') context['aws:TagKeys'] = keys;
+        return [call(action, arn.parameter(p.ResourceId ?? ''), context)];
       }
       if (op === 'PutParameter') {
         const overwrite = (request.params as { Overwrite?: boolean }).Overwrite === true;

@@ -3,7 +3,9 @@
  * the instance scripts and the UserData bootstrap (found by scanning them, so
  * a new one must be listed here), and the agents that use the role on their
  * own (gitlab-runner's S3 cache with AuthenticationType iam, the CloudWatch
- * agent, the Session Manager agent).
+ * agent, the Session Manager agent). A docker-autoscaler manager also runs
+ * fleeting-plugin-aws, which scales the stack's worker group and pushes SSH
+ * keys to its workers (managerCalls).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,6 +15,9 @@ import { EXAMPLE } from './policies.ts';
 
 const stack = EXAMPLE.fleetStack;
 const ownGroup = arn.group(`${stack}-runners`);
+/** The docker-autoscaler worker group of the stack (AutoScalingGroupName ${AWS::StackName}-workers). */
+export const WORKER_GROUP = `${stack}-workers`;
+const workerGroup = arn.group(WORKER_GROUP);
 const viaSsm = `ssm.${REGION}.amazonaws.com`;
 const cacheObject = arn.object(EXAMPLE.cacheBucket, 'runner/project/1/default-protected/cache.zip');
 
@@ -26,6 +31,10 @@ export function scriptCommandCalls(
     ],
     'autoscaling record-lifecycle-action-heartbeat': [
       { action: 'autoscaling:RecordLifecycleActionHeartbeat', resource: ownGroup, context: {} },
+    ],
+    // docker-autoscaler manager only (runner_configs/linux/lib/fleeting.sh): AZRebalance off on the workers.
+    'autoscaling suspend-processes': [
+      { action: 'autoscaling:SuspendProcesses', resource: workerGroup, context: {} },
     ],
     'autoscaling set-instance-protection': [
       { action: 'autoscaling:SetInstanceProtection', resource: ownGroup, context: {} },
@@ -84,6 +93,35 @@ export function scriptCommandCalls(
       { action: 'autoscaling:CompleteLifecycleAction', resource: ownGroup, context: {} },
     ],
   };
+}
+
+/** Commands only the docker-autoscaler manager runs (docker-autoscaler.sh), not a classic fleet's instance. */
+export const MANAGER_ONLY_COMMANDS = new Set(['autoscaling suspend-processes']);
+
+/**
+ * What fleeting-plugin-aws calls with the manager's role, per GitLab's
+ * docs for the plugin (docs/executors/docker_autoscaler.md, the plugin's
+ * README: the recommended IAM policy): it lists the group and its
+ * instances, sets the desired capacity, terminates a worker it is done
+ * with, and pushes a one-time SSH key through EC2 Instance Connect before it
+ * connects as the OS user of connector_config. ec2:GetPasswordData is for
+ * Windows workers, which this fleet does not run.
+ */
+export function managerCalls(osUser: string): IamCall[] {
+  const worker = arn.ec2('instance', 'i-0a0b0c0d0e0f00001');
+  const source = 'fleeting-plugin-aws (docker-autoscaler manager)';
+  return [
+    { action: 'autoscaling:DescribeAutoScalingGroups', resource: '*', context: {}, source },
+    { action: 'ec2:DescribeInstances', resource: '*', context: {}, source },
+    { action: 'autoscaling:SetDesiredCapacity', resource: workerGroup, context: {}, source },
+    { action: 'autoscaling:TerminateInstanceInAutoScalingGroup', resource: workerGroup, context: {}, source },
+    {
+      action: 'ec2-instance-connect:SendSSHPublicKey',
+      resource: worker,
+      context: { 'ec2:ResourceTag/aws:autoscaling:groupName': WORKER_GROUP, 'ec2:osuser': osUser },
+      source,
+    },
+  ];
 }
 
 export const EXAMPLE_SECRET = '/runner-fleet/prod/token-secret';

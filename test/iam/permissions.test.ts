@@ -19,7 +19,15 @@ import { type CallSpec, HANDLER_CALLS } from './cloudformation-calls.ts';
 import { type Decision, evaluate } from './evaluate.ts';
 import handlerPermissions from './handler-permissions.json' with { type: 'json' };
 import { ACCOUNT, arn, type IamCall, REGION } from './iam-calls.ts';
-import { agentCalls, EXAMPLE_SECRET, scannedScriptCommands, scriptCommandCalls } from './instance-calls.ts';
+import {
+  agentCalls,
+  EXAMPLE_SECRET,
+  MANAGER_ONLY_COMMANDS,
+  managerCalls,
+  scannedScriptCommands,
+  scriptCommandCalls,
+  WORKER_GROUP,
+} from './instance-calls.ts';
 import {
   deployerPrincipals,
   EXAMPLE,
@@ -135,6 +143,12 @@ describe('the deployer CLI, every call recorded', () => {
       'preview (new stack)',
       'status',
       'smoke-test',
+      'create-runner (adopts the stack’s runner)',
+      'create-runner (new runner, token into SSM)',
+      'rotate-token (due, with the current token)',
+      'rotate-token (by runner id, API token)',
+      'reconcile (dry run)',
+      'reconcile (--apply --replace-broken)',
       'deploy (small fleet, ministack)',
       'roll (instance refresh, ministack)',
       'destroy',
@@ -143,6 +157,36 @@ describe('the deployer CLI, every call recorded', () => {
       expect(run.result.code, `${run.label}\n${run.result.output}`).toBe(0);
       expect(run.calls.length, run.label).toBeGreaterThan(0);
     }
+  });
+
+  it('recorded the runner identity calls the deploy role was given for them', () => {
+    const actionsOf = (label: string) =>
+      runs.find((r) => r.label === label)?.calls.map((c) => c.action) ?? [];
+    // create-runner records the runner id as a tag of the token parameter; the adopting run reads the tags first.
+    expect(actionsOf('create-runner (adopts the stack’s runner)')).toEqual(
+      expect.arrayContaining([
+        'cloudformation:DescribeStacks',
+        'ssm:ListTagsForResource',
+        'ssm:AddTagsToResource',
+      ]),
+    );
+    expect(actionsOf('create-runner (new runner, token into SSM)')).toEqual(
+      expect.arrayContaining(['ssm:PutParameter', 'ssm:AddTagsToResource']),
+    );
+    expect(actionsOf('rotate-token (due, with the current token)')).toEqual(
+      expect.arrayContaining(['ssm:GetParameter', 'ssm:PutParameter']),
+    );
+    // --replace-broken marks the InService instance whose runner is offline unhealthy.
+    const replaced = runs.find((r) => r.label === 'reconcile (--apply --replace-broken)');
+    expect(replaced?.result.stdout).toContain('1 marked unhealthy');
+    expect(actionsOf('reconcile (--apply --replace-broken)')).toEqual(
+      expect.arrayContaining([
+        'ssm:ListTagsForResource',
+        'ssm:GetParameter',
+        'autoscaling:SetInstanceHealth',
+      ]),
+    );
+    expect(actionsOf('reconcile (dry run)')).not.toContain('autoscaling:SetInstanceHealth');
   });
 
   // The CLI handles these denials: preview cannot delete the empty
@@ -272,14 +316,22 @@ describe('the instance role, under the deployer’s boundary', () => {
   });
 
   it.each(PRESETS)('allows every call an instance of %s makes', async (preset) => {
-    const { principal, cacheBucketPolicy } = instancePrincipal(presetValues(preset));
+    const values = presetValues(preset);
+    const { principal, cacheBucketPolicy, renderer } = instancePrincipal(values);
+    // The worker login of connector_config: the OperatingSystems mapping's User.
+    const osUsers = renderer.template.Mappings?.OperatingSystems as Record<string, { User: string }>;
+    const manager = values.FleetMode === 'docker-autoscaler';
     const scanned = scannedScriptCommands();
     const calls: IamCall[] = [
-      ...[...scanned].flatMap(([command, where]) =>
-        (scriptCommandCalls('ssm')[command] ?? []).map((c) => ({ ...c, source: where[0] ?? command })),
-      ),
+      ...[...scanned]
+        .filter(([command]) => manager || !MANAGER_ONLY_COMMANDS.has(command))
+        .flatMap(([command, where]) =>
+          (scriptCommandCalls('ssm')[command] ?? []).map((c) => ({ ...c, source: where[0] ?? command })),
+        ),
       ...agentCalls(),
+      ...(manager ? managerCalls(osUsers[values.OperatingSystemFamily ?? 'linux']?.User ?? '') : []),
     ];
+    expect(calls.some((c) => c.action === 'autoscaling:SuspendProcesses')).toBe(manager);
     const s3Policy = cacheBucketPolicy;
     const denied: string[] = [];
     for (const call of calls) {
@@ -502,6 +554,158 @@ describe('the instance role, under the deployer’s boundary', () => {
   });
 });
 
+describe('a docker-autoscaler manager, under the deployer’s boundary', () => {
+  const worker = arn.ec2('instance', 'i-0a0b0c0d0e0f00001');
+  const otherWorkers = 'runners-other-workers';
+  const ownWorkers = arn.group(WORKER_GROUP);
+
+  it.each(['linux-docker-autoscaler-spot.yaml', 'linux-docker-autoscaler-arm64.yaml'])(
+    'keeps the manager of %s to its own worker group',
+    async (preset) => {
+      const { principal } = instancePrincipal(presetValues(preset));
+      const sshTo = (group: string | undefined, osUser = 'ec2-user') => ({
+        'ec2:osuser': osUser,
+        ...(group ? { 'ec2:ResourceTag/aws:autoscaling:groupName': group } : {}),
+      });
+      const denials: Denial[] = [
+        {
+          why: 'set the capacity of another fleet’s workers',
+          action: 'autoscaling:SetDesiredCapacity',
+          resource: arn.group(otherWorkers),
+        },
+        {
+          why: 'terminate instances of another fleet’s workers',
+          action: 'autoscaling:TerminateInstanceInAutoScalingGroup',
+          resource: arn.group(otherWorkers),
+        },
+        {
+          why: 'suspend processes of another fleet’s workers',
+          action: 'autoscaling:SuspendProcesses',
+          resource: arn.group(otherWorkers),
+        },
+        {
+          why: 'resize its own manager group',
+          action: 'autoscaling:SetDesiredCapacity',
+          resource: arn.group(`${EXAMPLE.fleetStack}-runners`),
+        },
+        {
+          why: 'terminate instances of an unrelated group',
+          action: 'autoscaling:TerminateInstanceInAutoScalingGroup',
+          resource: arn.group('web-prod'),
+        },
+        {
+          why: 'raise its own worker group’s maximum',
+          action: 'autoscaling:UpdateAutoScalingGroup',
+          resource: ownWorkers,
+        },
+        {
+          why: 'resume AZRebalance or other processes',
+          action: 'autoscaling:ResumeProcesses',
+          resource: ownWorkers,
+        },
+        {
+          why: 'terminate a worker through EC2, past the group',
+          action: 'ec2:TerminateInstances',
+          resource: worker,
+        },
+        {
+          why: 'push an SSH key to an instance of another fleet’s workers',
+          action: 'ec2-instance-connect:SendSSHPublicKey',
+          resource: worker,
+          context: sshTo(otherWorkers),
+        },
+        {
+          why: 'push an SSH key to a runner of its own fleet (not a worker)',
+          action: 'ec2-instance-connect:SendSSHPublicKey',
+          resource: worker,
+          context: sshTo(`${EXAMPLE.fleetStack}-runners`),
+        },
+        {
+          why: 'push an SSH key to an instance outside any group',
+          action: 'ec2-instance-connect:SendSSHPublicKey',
+          resource: worker,
+          context: sshTo(undefined),
+        },
+        {
+          why: 'push an SSH key for root to its own worker',
+          action: 'ec2-instance-connect:SendSSHPublicKey',
+          resource: worker,
+          context: sshTo(WORKER_GROUP, 'root'),
+        },
+        {
+          why: 'serial console keys to its own worker',
+          action: 'ec2-instance-connect:SendSerialConsoleSSHPublicKey',
+          resource: worker,
+          context: sshTo(WORKER_GROUP),
+        },
+      ];
+      expect(await denyAll('docker-autoscaler manager: denials', principal, denials)).toEqual([]);
+    },
+  );
+
+  it('gives a classic fleet’s instances none of the manager’s rights', async () => {
+    const { principal } = instancePrincipal(presetValues('linux-docker-autoscaling-spot.yaml'));
+    const denied = await denyAll(
+      'instance role: denials',
+      principal,
+      managerCalls('ec2-user').map((c) => ({ why: `classic fleet: ${c.action}`, ...c })),
+    );
+    expect(denied).toEqual([]);
+  });
+
+  it('caps the manager’s fleeting rights with the boundary: another fleet’s workers stay out of reach even with a broad own policy', async () => {
+    // A fleet role whose own policy grants the fleeting actions everywhere (say,
+    // a managed policy from InstanceRoleManagedPolicyArns): the boundary still
+    // keeps it to worker groups and their instances under the prefix.
+    const { principal } = instancePrincipal(presetValues('linux-docker-autoscaler-spot.yaml'));
+    const broad: Principal = {
+      ...principal,
+      policies: [
+        {
+          name: 'broad',
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['autoscaling:*', 'ec2-instance-connect:*', 'ec2:*', 'iam:*'],
+                Resource: '*',
+              },
+            ],
+          },
+        },
+      ],
+    };
+    const denials: Denial[] = [
+      {
+        why: 'resize an unrelated group',
+        action: 'autoscaling:SetDesiredCapacity',
+        resource: arn.group('web-prod'),
+      },
+      {
+        why: 'resize a fleet’s runner group',
+        action: 'autoscaling:SetDesiredCapacity',
+        resource: arn.group('runners-other-runners'),
+      },
+      {
+        why: 'SSH key to an instance of an unrelated group',
+        action: 'ec2-instance-connect:SendSSHPublicKey',
+        resource: worker,
+        context: { 'ec2:osuser': 'ec2-user', 'ec2:ResourceTag/aws:autoscaling:groupName': 'web-prod' },
+      },
+      {
+        why: 'SSH key for root to its own worker',
+        action: 'ec2-instance-connect:SendSSHPublicKey',
+        resource: worker,
+        context: { 'ec2:osuser': 'root', 'ec2:ResourceTag/aws:autoscaling:groupName': WORKER_GROUP },
+      },
+      { why: 'terminate instances directly', action: 'ec2:TerminateInstances', resource: worker },
+      { why: 'create a role', action: 'iam:CreateRole', resource: arn.role('runners-escalate') },
+    ];
+    expect(await denyAll('docker-autoscaler manager: boundary caps', broad, denials)).toEqual([]);
+  });
+});
+
 describe('the deployer roles’ denials', () => {
   const fleetRole = arn.role(EXAMPLE.instanceRoleName);
   const boundary = { 'iam:PermissionsBoundary': EXAMPLE.boundaryArn };
@@ -568,6 +772,27 @@ describe('the deployer roles’ denials', () => {
         action: 'iam:DetachRolePolicy',
         resource: fleetRole,
         context: { 'iam:PolicyARN': admin },
+      },
+      {
+        why: 'attach a managed policy to a fleet role without the boundary',
+        action: 'iam:AttachRolePolicy',
+        resource: fleetRole,
+        context: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly' },
+      },
+      {
+        why: 'attach a managed policy to a role outside the prefix',
+        action: 'iam:AttachRolePolicy',
+        resource: arn.role('admin-2'),
+        context: {
+          'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+          ...boundary,
+        },
+      },
+      {
+        why: 'attach a managed policy to its own role',
+        action: 'iam:AttachRolePolicy',
+        resource: arn.role('runner-fleet-deployer-DeployerRole-EXAMPLE'),
+        context: { 'iam:PolicyARN': admin, ...boundary },
       },
       { why: 'rewrite a fleet role’s trust', action: 'iam:UpdateAssumeRolePolicy', resource: fleetRole },
       {
@@ -778,16 +1003,29 @@ describe('nothing granted beyond the calls', () => {
     RunnerTokenParameterName: '',
     RunnerTokenSecretName: EXAMPLE_SECRET,
   }).principal;
+  const manager = instancePrincipal(presetValues('linux-docker-autoscaler-spot.yaml')).principal;
   const instanceBoth: Principal = {
     ...instance,
-    policies: [...instance.policies, ...instanceWithSecret.policies],
+    policies: [...instance.policies, ...instanceWithSecret.policies, ...manager.policies],
   };
 
-  it.each(['deploy role', 'preview role', 'instance role'])(
+  // The boundary, too: it must admit no action that no fleet instance (classic or manager) calls.
+  const boundaryOnly: Principal = {
+    ...instance,
+    policies: [{ name: 'InstanceRoleBoundary', policy: roles.boundary }],
+  };
+
+  it.each(['deploy role', 'preview role', 'instance role', 'instance role boundary'])(
     '%s allows only actions a needed call uses',
-    (name) => {
-      const principal =
-        name === 'deploy role' ? roles.deploy : name === 'preview role' ? roles.preview : instanceBoth;
+    (label) => {
+      const principals: Record<string, Principal> = {
+        'deploy role': roles.deploy,
+        'preview role': roles.preview,
+        'instance role': instanceBoth,
+        'instance role boundary': boundaryOnly,
+      };
+      const principal = principals[label] as Principal;
+      const name = label === 'instance role boundary' ? 'instance role' : label;
       const needed = [...(neededActions.get(name) ?? [])];
       expect(needed.length, 'the evaluations above ran').toBeGreaterThan(5);
       const unused: string[] = [];

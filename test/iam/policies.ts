@@ -138,6 +138,17 @@ export function instancePrincipal(parameters: Record<string, string>): {
   const renderer = fleetRenderer(parameters);
   const resources = renderer.template.Resources as any;
   const policy = renderer.render(resources.InstancePolicy.Properties.PolicyDocument) as PolicyDocument;
+  // docker-autoscaler: the manager's fleeting policy on the same role.
+  const fleeting = renderer.exists(resources.ManagerFleetingPolicy)
+    ? [
+        {
+          name: `runner-fleet-${EXAMPLE.fleetStack}-fleeting`,
+          policy: renderer.render(
+            resources.ManagerFleetingPolicy.Properties.PolicyDocument,
+          ) as PolicyDocument,
+        },
+      ]
+    : [];
   const role = renderer.render(resources.InstanceRole.Properties) as Record<string, unknown>;
   if (role.PermissionsBoundary !== EXAMPLE.boundaryArn) {
     throw new Error(`instance role boundary is ${String(role.PermissionsBoundary)}, not the deployer's`);
@@ -149,7 +160,7 @@ export function instancePrincipal(parameters: Record<string, string>): {
     principal: {
       name: 'instance role',
       arn: arn.role(EXAMPLE.instanceRoleName),
-      policies: [{ name: `runner-fleet-${EXAMPLE.fleetStack}`, policy }],
+      policies: [{ name: `runner-fleet-${EXAMPLE.fleetStack}`, policy }, ...fleeting],
       boundary: deployerPrincipals().boundary,
     },
     cacheBucketPolicy: bucketPolicy,

@@ -45,6 +45,9 @@ for (const preset of readdirSync(join(ROOT, 'cfn/presets'))
   const values = presetValues(preset);
   const fleet = instancePrincipal(values);
   write(`runner-fleet.${name}.InstancePolicy`, fleet.principal.policies[0]?.policy);
+  // docker-autoscaler presets: the manager's ManagerFleetingPolicy on the same role.
+  const fleeting = fleet.principal.policies[1]?.policy;
+  if (fleeting) write(`runner-fleet.${name}.ManagerFleetingPolicy`, fleeting);
   if (fleet.cacheBucketPolicy) write(`runner-fleet.${name}.CacheBucketPolicy`, fleet.cacheBucketPolicy);
   const secretAndHttps = instancePrincipal({
     ...values,

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs ShellCheck (style level and up, sourced libraries followed) on every
-# bash file of the instance scripts, their tests, doubles, the tools and
-# .ci/run, bats files included. Counts one check per file.
+# bash file of the repository (*.sh, *.bash, *.bats anywhere outside
+# node_modules, .tools and .git: instance scripts, tests, doubles, tools) and
+# .ci/run. Counts one check per file.
 set -Euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root" || exit 2
 mapfile -t files < <(
   {
-    find runner_configs test/bats test/doubles tools -type f \( -name '*.sh' -o -name '*.bash' -o -name '*.bats' \)
+    find . \( -name node_modules -o -name .tools -o -name .git -o -name .mirror \) -prune -o \
+      -type f \( -name '*.sh' -o -name '*.bash' -o -name '*.bats' \) -print | sed 's|^\./||'
     printf '%s\n' .ci/run
   } | sort -u
 )
