@@ -18,6 +18,7 @@ import {
   GetTemplateCommand,
   paginateDescribeChangeSet,
   paginateDescribeStackEvents,
+  paginateListChangeSets,
   paginateListStackResources,
   type Stack,
   type StackEvent,
@@ -183,6 +184,15 @@ export async function deleteChangeSet(
   changeSetId: string,
 ): Promise<void> {
   await client.send(new DeleteChangeSetCommand({ ChangeSetName: changeSetId, StackName: stackName }));
+}
+
+/** The ids of every change set a stack holds (a REVIEW_IN_PROGRESS stack holds only change sets). */
+export async function changeSetIdsOf(client: CloudFormationClient, stackId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const page of paginateListChangeSets({ client }, { StackName: stackId })) {
+    for (const summary of page.Summaries ?? []) if (summary.ChangeSetId) ids.push(summary.ChangeSetId);
+  }
+  return ids;
 }
 
 export async function deleteStack(

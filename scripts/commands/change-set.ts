@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
 import {
   type ChangeSetOutcome,
+  changeSetIdsOf,
   changeSetStatus,
   createChangeSet,
   deleteChangeSet,
@@ -246,6 +247,43 @@ const CHANGE_SET_POLL_FIRST_DELAY_MS = 500;
 const CHANGE_SET_POLL_MAX_DELAY_MS = 3_000;
 
 /**
+ * Whether the REVIEW_IN_PROGRESS stack made for our change set holds nothing
+ * else. Two deploys of a new stack at once share one stack (a second CREATE
+ * change set attaches to the REVIEW_IN_PROGRESS stack): deleting it would take
+ * the other deploy's change set, or its stack once executed, with it. When in
+ * doubt (the stack moved on, or it cannot be listed) the stack is kept and
+ * only our change set goes.
+ */
+async function holdsOnlyOurChangeSet(
+  cfn: CloudFormationClient,
+  log: Logger,
+  stackName: string,
+  pending: PendingChangeSet,
+): Promise<boolean> {
+  try {
+    const stack = await describeStack(cfn, pending.stackId);
+    if (!stack || stack.StackStatus === 'DELETE_COMPLETE') return false;
+    if (stack.StackStatus !== 'REVIEW_IN_PROGRESS') {
+      log.info(
+        `${stackName} is ${stack.StackStatus} now (another deploy executed its change set): keeping it`,
+      );
+      return false;
+    }
+    const others = (await changeSetIdsOf(cfn, pending.stackId)).filter((id) => id !== pending.id);
+    if (others.length > 0) {
+      log.info(`${stackName} holds another deploy's change set too: keeping the stack, deleting only ours`);
+      return false;
+    }
+    return true;
+  } catch (error) {
+    log.warn(
+      `could not check what ${stackName} holds (${firstLine(error)}): keeping the stack, deleting only our change set`,
+    );
+    return false;
+  }
+}
+
+/**
  * Removes a change set that will not be executed. For a new stack the empty
  * REVIEW_IN_PROGRESS stack that holds it is deleted, which takes the change
  * set with it; otherwise the change set is deleted once it has settled
@@ -259,7 +297,7 @@ export async function discardChangeSet(
   pending: PendingChangeSet,
   timing: { settleMs: number; retryMs: number } = { settleMs: SETTLE_BEFORE_DELETE_MS, retryMs: 2_000 },
 ): Promise<void> {
-  if (pending.stackCreatedForIt) {
+  if (pending.stackCreatedForIt && (await holdsOnlyOurChangeSet(cfn, log, stackName, pending))) {
     // Deleting the stack removes its change sets on AWS; some emulators keep them, so
     // try the change set first, but never let its failure (still computing) stop the stack delete.
     await deleteChangeSet(cfn, stackName, pending.id).catch(() => undefined);

@@ -235,6 +235,13 @@ describe('the deployer CLI, every call recorded', () => {
         source: 'deploy interrupted during an update (scripts/aws/cloudformation.ts cancelUpdate)',
       },
       {
+        action: 'cloudformation:ListChangeSets',
+        resource: stack,
+        context: {},
+        source:
+          'deploy of a new stack interrupted before execute: what its empty stack holds (scripts/commands/change-set.ts holdsOnlyOurChangeSet)',
+      },
+      {
         action: 'cloudformation:TagResource',
         resource: stack,
         context: { 'aws:RequestTag/team': 'platform', 'aws:TagKeys': ['team'] },

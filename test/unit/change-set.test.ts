@@ -7,6 +7,7 @@ import {
   DescribeChangeSetCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
+  ListChangeSetsCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -46,7 +47,22 @@ beforeEach(() => {
 afterEach(() => client.destroy());
 
 describe('discardChangeSet', () => {
+  const reviewStack = () => {
+    cfnMock.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'fleet',
+          StackId: 'arn:stack/fleet',
+          StackStatus: 'REVIEW_IN_PROGRESS',
+          CreationTime: new Date(),
+        },
+      ],
+    });
+    cfnMock.on(ListChangeSetsCommand).resolves({ Summaries: [{ ChangeSetId: 'cs-1' }] });
+  };
+
   it('for a new stack deletes the change set and the empty stack that holds it', async () => {
+    reviewStack();
     cfnMock.on(DeleteChangeSetCommand).resolves({});
     cfnMock.on(DeleteStackCommand).resolves({});
     await discardChangeSet(client, log(), 'fleet', pending(true), fast);
@@ -58,12 +74,51 @@ describe('discardChangeSet', () => {
   });
 
   it('for a new stack still deletes the stack when the change set cannot be deleted yet', async () => {
+    reviewStack();
     cfnMock
       .on(DeleteChangeSetCommand)
       .rejects(Object.assign(new Error('still computing'), { name: 'InvalidChangeSetStatus' }));
     cfnMock.on(DeleteStackCommand).resolves({});
     await discardChangeSet(client, log(), 'fleet', pending(true), fast);
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
+  });
+
+  it("keeps a new stack that also holds another deploy's change set, and deletes only ours", async () => {
+    reviewStack();
+    cfnMock
+      .on(ListChangeSetsCommand)
+      .resolves({ Summaries: [{ ChangeSetId: 'cs-1' }, { ChangeSetId: 'cs-2' }] });
+    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)[0]?.args[0].input.ChangeSetName).toBe('cs-1');
+    expect(out.join('')).toContain("holds another deploy's change set too");
+  });
+
+  it('keeps a new stack that another deploy has executed meanwhile', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'fleet',
+          StackId: 'arn:stack/fleet',
+          StackStatus: 'CREATE_IN_PROGRESS',
+          CreationTime: new Date(),
+        },
+      ],
+    });
+    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
+    expect(out.join('')).toContain('fleet is CREATE_IN_PROGRESS now');
+  });
+
+  it('keeps a new stack when what it holds cannot be listed', async () => {
+    reviewStack();
+    cfnMock.on(ListChangeSetsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
+    expect(out.join('')).toContain('could not check what fleet holds');
   });
 
   it('waits for a change set that is still being computed, then deletes it', async () => {

@@ -16,6 +16,7 @@ import {
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
   GetTemplateCommand,
+  ListChangeSetsCommand,
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
@@ -429,6 +430,15 @@ describe('deploy: interrupted', () => {
       controller.abort(new Error('SIGTERM'));
       return { Id: CHANGE_SET_ID, StackId: STACK_ID };
     });
+    // The empty stack CloudFormation made for the change set, read by its id before it is deleted.
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: STACK_ID })
+      .resolves({
+        Stacks: [
+          { StackName: 'x', StackId: STACK_ID, StackStatus: 'REVIEW_IN_PROGRESS', CreationTime: new Date() },
+        ],
+      });
+    cfnMock.on(ListChangeSetsCommand).resolves({ Summaries: [{ ChangeSetId: CHANGE_SET_ID }] });
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_PENDING' });
     cfnMock.on(DeleteStackCommand).resolves({});
     const failure = await run(options(), controller.signal).catch((error: unknown) => error);
