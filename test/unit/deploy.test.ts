@@ -431,13 +431,11 @@ describe('deploy: interrupted', () => {
       return { Id: CHANGE_SET_ID, StackId: STACK_ID };
     });
     // The empty stack CloudFormation made for the change set, read by its id before it is deleted.
-    cfnMock
-      .on(DescribeStacksCommand, { StackName: STACK_ID })
-      .resolves({
-        Stacks: [
-          { StackName: 'x', StackId: STACK_ID, StackStatus: 'REVIEW_IN_PROGRESS', CreationTime: new Date() },
-        ],
-      });
+    cfnMock.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
+      Stacks: [
+        { StackName: 'x', StackId: STACK_ID, StackStatus: 'REVIEW_IN_PROGRESS', CreationTime: new Date() },
+      ],
+    });
     cfnMock.on(ListChangeSetsCommand).resolves({ Summaries: [{ ChangeSetId: CHANGE_SET_ID }] });
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_PENDING' });
     cfnMock.on(DeleteStackCommand).resolves({});

@@ -226,13 +226,11 @@ describe('preview of a new stack', () => {
       ],
     });
     // The empty stack CloudFormation made for the change set, read by its id before it is deleted.
-    cfnMock
-      .on(DescribeStacksCommand, { StackName: STACK_ID })
-      .resolves({
-        Stacks: [
-          { StackName: 'x', StackId: STACK_ID, StackStatus: 'REVIEW_IN_PROGRESS', CreationTime: new Date() },
-        ],
-      });
+    cfnMock.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({
+      Stacks: [
+        { StackName: 'x', StackId: STACK_ID, StackStatus: 'REVIEW_IN_PROGRESS', CreationTime: new Date() },
+      ],
+    });
     cfnMock.on(ListChangeSetsCommand).resolves({ Summaries: [{ ChangeSetId: CHANGE_SET_ID }] });
     cfnMock.on(DeleteChangeSetCommand).resolves({});
     cfnMock.on(DeleteStackCommand).resolves({});
