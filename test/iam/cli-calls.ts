@@ -14,7 +14,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
-import { addRunnerAdminRoutes } from '../doubles/gitlab/runner-admin.ts';
+import { addRunnerAdminRoutes, newRunnerDetails } from '../doubles/gitlab/runner-admin.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { startGitLabDouble } from '../doubles/gitlab/server.ts';
 import { type CliResult, runCliProcess } from '../support/cli-process.ts';
@@ -52,20 +52,14 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
   admin.addGroup(77, 'platform/runners', [apiToken]);
   admin.tokenLifetimeDays = 30;
   // The runner whose token deploy stores: create-runner adopts it.
-  admin.details.set(RUNNER_ID, {
-    id: RUNNER_ID,
-    runner_type: 'group_type',
-    description: 'made by hand',
-    tag_list: ['aws'],
-    run_untagged: true,
-    locked: false,
-    paused: false,
-    maximum_timeout: null,
-    access_level: 'not_protected',
-    maintenance_note: null,
-    groups: [{ id: 77, full_path: 'platform/runners' }],
-    projects: [],
-  });
+  admin.details.set(
+    RUNNER_ID,
+    newRunnerDetails(RUNNER_ID, 'group_type', {
+      description: 'made by hand',
+      tag_list: ['aws'],
+      groups: [{ id: 77, full_path: 'platform/runners' }],
+    }),
+  );
   const client = <T>(Client: new (config: object) => T): T =>
     new Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
   try {

@@ -17,7 +17,11 @@ import {
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
-import { addRunnerAdminRoutes, type RunnerAdminDouble } from '../doubles/gitlab/runner-admin.ts';
+import {
+  addRunnerAdminRoutes,
+  newRunnerDetails,
+  type RunnerAdminDouble,
+} from '../doubles/gitlab/runner-admin.ts';
 import { addRunnerRoutes, type RunnersDouble } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';
 import { runCliProcess } from '../support/cli-process.ts';
@@ -196,20 +200,14 @@ describe('runner identity against moto and the GitLab double', () => {
 
   it('adopts the runner whose token deploy stored earlier, instead of making a second one', async () => {
     const adopted = '/runner-fleet/identity/adopted';
-    admin.details.set(2001, {
-      id: 2001,
-      runner_type: 'group_type',
-      description: 'made by hand',
-      tag_list: ['aws'],
-      run_untagged: true,
-      locked: false,
-      paused: false,
-      maximum_timeout: null,
-      access_level: 'not_protected',
-      maintenance_note: null,
-      groups: [{ id: 77, full_path: 'platform/runners' }],
-      projects: [],
-    });
+    admin.details.set(
+      2001,
+      newRunnerDetails(2001, 'group_type', {
+        description: 'made by hand',
+        tag_list: ['aws'],
+        groups: [{ id: 77, full_path: 'platform/runners' }],
+      }),
+    );
     runners.addRunner({ id: 2001, token: 'glrt-made-by-hand-in-the-ui-01' });
     await ssm.send(
       new PutParameterCommand({

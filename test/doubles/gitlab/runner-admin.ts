@@ -45,6 +45,29 @@ export interface DoubleRunnerDetails {
   projects: { id: number; path_with_namespace: string }[];
 }
 
+/** A runner as GitLab shows it right after POST /user/runners with only runner_type given. */
+export function newRunnerDetails(
+  id: number,
+  runnerType: string,
+  more: Partial<DoubleRunnerDetails> = {},
+): DoubleRunnerDetails {
+  return {
+    id,
+    runner_type: runnerType,
+    description: '',
+    tag_list: [],
+    run_untagged: true,
+    locked: false,
+    paused: false,
+    maximum_timeout: null,
+    access_level: 'not_protected',
+    maintenance_note: null,
+    groups: [],
+    projects: [],
+    ...more,
+  };
+}
+
 export interface RunnerAdminDouble {
   groups: Map<number, DoubleNamespace>;
   projects: Map<number, DoubleNamespace>;
@@ -143,20 +166,7 @@ export function addRunnerAdminRoutes(double: GitLabDouble, runners: RunnersDoubl
     if (type !== 'instance_type' && type !== 'group_type' && type !== 'project_type') {
       return { status: 400, body: { error: 'runner_type does not have a valid value' } };
     }
-    const details: DoubleRunnerDetails = {
-      id: nextRunnerId++,
-      runner_type: type,
-      description: '',
-      tag_list: [],
-      run_untagged: true,
-      locked: false,
-      paused: false,
-      maximum_timeout: null,
-      access_level: 'not_protected',
-      maintenance_note: null,
-      groups: [],
-      projects: [],
-    };
+    const details = newRunnerDetails(nextRunnerId++, type);
     if (type === 'group_type') {
       if (typeof body.group_id !== 'number') return { status: 400, body: { error: 'group_id is missing' } };
       const group = state.groups.get(body.group_id);
