@@ -9,6 +9,7 @@
  * with JOB-TOKEN and Content-Range, 202 with Range and Job-Status;
  * common/spec for the job JSON) and FACTS.md "What the real runner does".
  */
+import { runnerJobPayload } from './runner-job-payload.ts';
 import type { RunnersDouble } from './runners.ts';
 import type { DoubleResponse, GitLabDouble } from './server.ts';
 
@@ -78,7 +79,18 @@ export function addRunnerJobRoutes(double: GitLabDouble, runners: RunnersDouble)
     if (!job) return answer({ status: 204 });
     job.takenWith = token;
     job.takenAt = request.at;
-    return answer({ status: 201, body: jobPayload(job, double.url) });
+    return answer({
+      status: 201,
+      body: runnerJobPayload({
+        id: job.id,
+        name: job.name,
+        token: job.token,
+        script: job.script,
+        serverUrl: double.url,
+        project: 'token-rotation',
+        timeoutSeconds: 600,
+      }),
+    });
   });
 
   double.addRoute('PUT', '/jobs/:id', (request): DoubleResponse => {
@@ -117,45 +129,4 @@ export function addRunnerJobRoutes(double: GitLabDouble, runners: RunnersDouble)
   });
 
   return state;
-}
-
-function jobPayload(job: DoubleJob, url: string): unknown {
-  return {
-    id: job.id,
-    token: job.token,
-    allow_git_fetch: false,
-    job_info: {
-      id: job.id,
-      name: job.name,
-      stage: 'test',
-      project_id: 1,
-      project_name: 'token-rotation',
-      project_full_path: 'rig/token-rotation',
-      pipeline_id: 1,
-    },
-    git_info: {
-      repo_url: `${url}/rig/token-rotation.git`,
-      ref: 'main',
-      sha: '0123456789abcdef0123456789abcdef01234567',
-      before_sha: '0000000000000000000000000000000000000000',
-      ref_type: 'branch',
-      refspecs: [],
-      depth: 0,
-    },
-    runner_info: { timeout: 600 },
-    // No clone: the job runs in an empty build directory.
-    variables: [
-      { key: 'GIT_STRATEGY', value: 'none', public: true },
-      { key: 'CI_JOB_ID', value: String(job.id), public: true },
-      { key: 'CI_SERVER_URL', value: url, public: true },
-    ],
-    steps: [{ name: 'script', script: job.script, timeout: 600, when: 'on_success', allow_failure: false }],
-    image: { name: '' },
-    services: [],
-    artifacts: [],
-    cache: [],
-    credentials: [],
-    dependencies: [],
-    features: { trace_sections: true },
-  };
 }

@@ -19,6 +19,7 @@
  * manager deletion, every request with its runner token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { runnerJobPayload } from '../../doubles/gitlab/runner-job-payload.ts';
 
 export interface JobSpec {
   name: string;
@@ -83,18 +84,6 @@ export interface RunnerApiDouble {
 
 const FINAL_STATES = new Set(['success', 'failed', 'canceled']);
 
-/** The failure reasons GitLab tells the runner it understands (features.failure_reasons). */
-const SUPPORTED_FAILURE_REASONS = [
-  'unknown_failure',
-  'script_failure',
-  'api_failure',
-  'stuck_or_timeout_failure',
-  'runner_system_failure',
-  'job_execution_timeout',
-  'runner_unsupported',
-  'runner_interrupted',
-];
-
 export async function startRunnerApiDouble(): Promise<RunnerApiDouble> {
   const jobs: RigJob[] = [];
   const queue: RigJob[] = [];
@@ -137,48 +126,6 @@ export async function startRunnerApiDouble(): Promise<RunnerApiDouble> {
     if (token && double.validTokens.has(token)) return 'ok';
     return 'unknown';
   };
-
-  const jobPayload = (job: RigJob): unknown => ({
-    id: job.id,
-    token: job.token,
-    allow_git_fetch: false,
-    job_info: {
-      id: job.id,
-      name: job.spec.name,
-      stage: 'test',
-      project_id: 1,
-      project_name: 'drain-rig',
-      project_full_path: 'rig/drain-rig',
-      pipeline_id: 1,
-    },
-    git_info: {
-      repo_url: `${url}/rig/drain-rig.git`,
-      ref: 'main',
-      sha: '0123456789abcdef0123456789abcdef01234567',
-      before_sha: '0000000000000000000000000000000000000000',
-      ref_type: 'branch',
-      refspecs: [],
-      depth: 0,
-    },
-    runner_info: { timeout: 3600 },
-    variables: [
-      // No clone: the job runs in an empty build directory.
-      { key: 'GIT_STRATEGY', value: 'none', public: true },
-      { key: 'CI_JOB_ID', value: String(job.id), public: true },
-      { key: 'CI_JOB_NAME', value: job.spec.name, public: true },
-      { key: 'CI_SERVER_URL', value: url, public: true },
-    ],
-    steps: [
-      { name: 'script', script: job.spec.script, timeout: 3600, when: 'on_success', allow_failure: false },
-    ],
-    image: { name: '' },
-    services: [],
-    artifacts: [],
-    cache: [],
-    credentials: [],
-    dependencies: [],
-    features: { trace_sections: true, failure_reasons: SUPPORTED_FAILURE_REASONS },
-  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const at = Date.now();
@@ -233,7 +180,18 @@ export async function startRunnerApiDouble(): Promise<RunnerApiDouble> {
       if (!job) return send(204);
       job.takenAt = at;
       job.takenBySystemId = systemId;
-      return send(201, jobPayload(job));
+      return send(
+        201,
+        runnerJobPayload({
+          id: job.id,
+          name: job.spec.name,
+          token: job.token,
+          script: job.spec.script,
+          serverUrl: url,
+          project: 'drain-rig',
+          timeoutSeconds: 3600,
+        }),
+      );
     }
     const update = /^\/jobs\/(\d+)$/.exec(path);
     if (req.method === 'PUT' && update) {
