@@ -89,3 +89,42 @@ normalize() { sed -E 's/MainPID=[1-9][0-9]*/MainPID=<pid>/'; }
   # ... and the stub says the same, line for line and in the same order.
   [ "$real" = "$stub" ]
 }
+
+# The runner unit's ExecStart as a real user manager shows it, for a unit
+# started the way the runner package's service starts (`run ... --user
+# gitlab-runner`), read by job_imds_user; then the same through the stub.
+real_exec_start_scenario() {
+  cat <<SCENARIO
+set -Eeuo pipefail
+mount -t tmpfs -o mode=0755 stubcheck-run /run
+mkdir -p /run/user/0 /run/systemd/system
+chmod 0700 /run/user/0
+export XDG_RUNTIME_DIR=/run/user/0
+/lib/systemd/systemd --user >/dev/null 2>&1 &
+for _ in \$(seq 1 100); do
+  state="\$(/usr/bin/systemctl --user is-system-running 2>/dev/null || true)"
+  [[ "\$state" == running || "\$state" == degraded || "\$state" == starting ]] && break
+  sleep 0.1
+done
+systemd-run --user --quiet --unit=gitlab-runner /bin/sh -c 'sleep 30' gitlab-runner run \
+  --working-directory /home/gitlab-runner --config /etc/gitlab-runner/config.toml --service gitlab-runner --user gitlab-runner
+. '$LINUX_DIR/lib/common.sh'
+. '$LINUX_DIR/lib/job-imds.sh'
+systemctl() { /usr/bin/systemctl --user "\$@"; }
+echo "job user: \$(job_imds_user)"
+/usr/bin/systemctl --user stop gitlab-runner.service >/dev/null 2>&1 || true
+/usr/bin/systemctl --user exit >/dev/null 2>&1 || true
+SCENARIO
+}
+
+@test "the job user is read alike from a real systemd's ExecStart and from the stub's" {
+  if ((EUID != 0)) || ! command -v unshare >/dev/null || [[ ! -x /lib/systemd/systemd ]] || ! command -v systemd-run >/dev/null; then
+    skip "needs root, unshare and systemd (Debian package systemd) for a real user manager"
+  fi
+  real="$(unshare --mount --propagation private bash -c "$(real_exec_start_scenario)")"
+  stub="$(bash -c ". '$LINUX_DIR/lib/common.sh'; . '$LINUX_DIR/lib/job-imds.sh'; echo \"job user: \$(job_imds_user)\"")"
+  echo "real: $real"
+  echo "stub: $stub"
+  [ "$real" = "job user: gitlab-runner" ]
+  [ "$stub" = "$real" ]
+}
