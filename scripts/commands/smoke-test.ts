@@ -41,7 +41,7 @@ import {
 } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
-import { type Clock, type PollOptions, pollUntil, systemClock } from './poll.ts';
+import { type Clock, type PollOptions, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface CanaryOptions {
   /** Branch or tag the canary pipeline runs on. */
