@@ -50,9 +50,8 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   checkPreviewable(stack, options.stackName);
 
   const plan = planChangeSet('preview', stack, options);
-  const changeSetType = plan.type;
   log.info(
-    `Previewing ${changeSetType === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
+    `Previewing ${plan.type === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
   );
   await logParameters(log, plan.resolution);
 
@@ -79,12 +78,12 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   const computed = outcome !== undefined;
   const report = buildPreviewReport({
     stackName: options.stackName,
-    changeSetType,
+    changeSetType: plan.type,
     templatePath: options.template.path,
     changeSetName: step.kind === 'changes' ? step.changeSet.name : step.name,
     changeSetKept: kept,
     changes: outcome?.changes ?? [],
-    stackParameters: computed && changeSetType === 'UPDATE' ? (stack?.Parameters ?? []) : [],
+    stackParameters: computed && plan.type === 'UPDATE' ? (stack?.Parameters ?? []) : [],
     changeSetParameters: outcome?.pages[0]?.Parameters ?? [],
     declared: options.template.parameters,
     resolved: computed ? plan.resolution.parameters : [],
