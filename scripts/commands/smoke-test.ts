@@ -5,7 +5,8 @@
  * instance launched, and to run the expected gitlab-runner version; optionally
  * runs a canary pipeline and checks the fleet ran it. Every check becomes one
  * JUnit test case. Orchestration only: AWS calls in aws/, GitLab calls in
- * gitlab/, the report in render/junit.ts.
+ * gitlab/, what the answers mean in smoke-test/evaluate.ts, the report in
+ * render/junit.ts.
  */
 import { writeFile } from 'node:fs/promises';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -31,7 +32,12 @@ import {
   type Pipeline,
   triggerPipeline,
 } from '../gitlab/pipelines.ts';
-import { findManagerForInstance, listManagers, resolveRunnerId } from '../gitlab/runners.ts';
+import {
+  findManagerForInstance,
+  listManagers,
+  resolveRunnerId,
+  runnerTokenExpiry,
+} from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
 import {
@@ -237,12 +243,6 @@ async function findRunnerId(
   const expiry = resolved.tokenExpiresAt ? `; its token expires ${resolved.tokenExpiresAt}` : '';
   log.info(`Runner #${resolved.id} (from the token in RUNNER_FLEET_RUNNER_TOKEN${expiry})`);
   return resolved;
-}
-
-/** token_expires_at from GET /runners/:id; undefined on GitLab versions that do not expose it. */
-async function runnerTokenExpiry(gitlab: GitLabClient, runnerId: number): Promise<string | null | undefined> {
-  const runner = await gitlab.get<{ token_expires_at?: string | null }>(`/runners/${runnerId}`);
-  return runner.token_expires_at;
 }
 
 async function waitForCapacity(
