@@ -45,42 +45,20 @@ function manager(overrides: Partial<RunnerManager> = {}): RunnerManager {
   };
 }
 
-const statuses = (evaluation: InstanceEvaluation) => evaluation.checks.map((c) => c.status);
+const LETTER = { passed: 'p', failed: 'f', skipped: 's' } as const;
+const statuses = (evaluation: InstanceEvaluation) => evaluation.checks.map((c) => LETTER[c.status]).join('');
 
 describe('evaluateInstance', () => {
+  // The four checks in order (found, online, fresh, version): p passed, f failed, s skipped.
   it.each([
-    ['online, fresh, expected version', manager(), '18.5.0', ['passed', 'passed', 'passed', 'passed'], false],
-    [
-      'a v-prefixed version matches',
-      manager({ version: 'v18.5.0' }),
-      '18.5.0',
-      ['passed', 'passed', 'passed', 'passed'],
-      false,
-    ],
-    [
-      'another version',
-      manager({ version: '18.4.1' }),
-      '18.5.0',
-      ['passed', 'passed', 'passed', 'failed'],
-      false,
-    ],
-    ['no expected version', manager(), undefined, ['passed', 'passed', 'passed', 'skipped'], false],
-    ['offline', manager({ status: 'offline' }), '18.5.0', ['passed', 'failed', 'passed', 'passed'], false],
-    [
-      'never contacted',
-      manager({ status: 'never_contacted', contacted_at: null }),
-      '18.5.0',
-      ['passed', 'failed', 'failed', 'passed'],
-      true,
-    ],
-    [
-      'contact before the launch',
-      manager({ contacted_at: '2026-11-28T09:00:00Z' }),
-      '18.5.0',
-      ['passed', 'passed', 'failed', 'passed'],
-      true,
-    ],
-    ['no manager', undefined, '18.5.0', ['failed', 'skipped', 'skipped', 'skipped'], true],
+    ['online, fresh, expected version', manager(), '18.5.0', 'pppp', false],
+    ['a v-prefixed version matches', manager({ version: 'v18.5.0' }), '18.5.0', 'pppp', false],
+    ['another version', manager({ version: '18.4.1' }), '18.5.0', 'pppf', false],
+    ['no expected version', manager(), undefined, 'ppps', false],
+    ['offline', manager({ status: 'offline' }), '18.5.0', 'pfpp', false],
+    ['never contacted', manager({ status: 'never_contacted', contacted_at: null }), '18.5.0', 'pffp', true],
+    ['contact before the launch', manager({ contacted_at: '2026-11-28T09:00:00Z' }), '18.5.0', 'ppfp', true],
+    ['no manager', undefined, '18.5.0', 'fsss', true],
   ] as const)('%s', (_name, found, expected, want, pending) => {
     const evaluation = evaluateInstance(INSTANCE, LAUNCHED, found, RUNNER, expected);
     expect(statuses(evaluation)).toEqual(want);

@@ -10,9 +10,12 @@ import {
   visitReferences,
 } from '../../scripts/config/template-references.ts';
 
-function references(yaml: string): TemplateReference[] {
-  const found: TemplateReference[] = [];
-  visitReferences(parseCloudFormationDocument(yaml), (reference) => found.push(reference));
+/** Each reference as `kind name`, in the order the walk met them. */
+function references(yaml: string): string[] {
+  const found: string[] = [];
+  visitReferences(parseCloudFormationDocument(yaml), (reference: TemplateReference) =>
+    found.push(`${reference.kind} ${reference.name}`),
+  );
   return found;
 }
 
@@ -29,16 +32,16 @@ F: !If [UseSpot, !Ref SpotPrice, !Ref AWS::NoValue]
 G: {Condition: IsDocker}
 `),
     ).toEqual([
-      { kind: 'ref', name: 'Subnet' },
-      { kind: 'get-att', name: 'Group' },
-      { kind: 'get-att', name: 'Bucket' },
-      { kind: 'ref', name: 'AttributeName' },
-      { kind: 'sub', name: 'AWS::Partition' },
-      { kind: 'sub', name: 'Bucket' },
-      { kind: 'condition', name: 'UseSpot' },
-      { kind: 'ref', name: 'SpotPrice' },
-      { kind: 'ref', name: 'AWS::NoValue' },
-      { kind: 'condition', name: 'IsDocker' },
+      'ref Subnet',
+      'get-att Group',
+      'get-att Bucket',
+      'ref AttributeName',
+      'sub AWS::Partition',
+      'sub Bucket',
+      'condition UseSpot',
+      'ref SpotPrice',
+      'ref AWS::NoValue',
+      'condition IsDocker',
     ]);
   });
 
@@ -49,10 +52,7 @@ Value: !Sub
   - '\${Name}-\${Stage}'
   - Name: !Ref FleetName
 `),
-    ).toEqual([
-      { kind: 'sub', name: 'Stage' },
-      { kind: 'ref', name: 'FleetName' },
-    ]);
+    ).toEqual(['sub Stage', 'ref FleetName']);
   });
 });
 
