@@ -71,7 +71,7 @@ const NETWORK_TYPES = new Set([
   'AWS::EC2::SecurityGroupEgress',
 ]);
 
-/** What a masked value shows instead. */
+/** What a masked value shows instead; also what CloudFormation returns for a NoEcho parameter. */
 export const HIDDEN = '****';
 
 export interface PropertyChange {
