@@ -8,6 +8,7 @@ import type {
 import { describeStack, isInProgress, isNoChangeReason, STUCK_STATUS_ADVICE } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
 import type { LoadedTemplate } from '../config/template.ts';
+import { parameterUsers } from '../config/template-references.ts';
 import { GateError, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
@@ -16,15 +17,9 @@ import {
   upsertMergeRequestNote,
 } from '../gitlab/merge-request-notes.ts';
 import type { Logger } from '../log.ts';
-import {
-  buildPreviewReport,
-  evaluateGate,
-  type GateOptions,
-  type PreviewReport,
-  parameterUsers,
-  renderMarkdown,
-  summaryLine,
-} from '../render/change-set-report.ts';
+import { buildPreviewReport, type PreviewReport } from '../preview/classify.ts';
+import { evaluateGate, type GateOptions } from '../preview/gate.ts';
+import { renderMarkdown, summaryLine } from '../render/change-set-report.ts';
 import { renderTerraformReport } from '../render/terraform-report.ts';
 import {
   CHANGE_SET_MAX_WAIT_SECONDS,
