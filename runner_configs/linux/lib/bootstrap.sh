@@ -1,9 +1,9 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # The launch flow shared by docker.sh, docker-autoscaler.sh and shell.sh.
-# The executor script sources this file, which sources every library a
-# launch needs, defines executor_prepare (install prerequisites),
+# The executor script sources this file (it sources every library a launch
+# needs), then defines executor_prepare (install prerequisites),
 # executor_template (the [[runners]] template), executor_name and
-# executor_register_args, then calls bootstrap_main.
+# executor_register_args, and calls bootstrap_main.
 # Any failure reports the step and ends the launch lifecycle action with
 # ABANDON, so a broken instance never enters service. Safe to run twice.
 

@@ -1,8 +1,8 @@
 # The launch flow shared by docker.ps1 and shell.ps1; mirrors
 # runner_configs/linux/lib/bootstrap.sh. The executor script dot-sources this
-# file, which dot-sources every library a launch needs, defines
+# file (it dot-sources every library a launch needs), then defines
 # Initialize-ExecutorPrerequisites, Get-ExecutorTemplate, Get-ExecutorName
-# and Get-ExecutorRegisterArgs, then calls Invoke-Bootstrap.
+# and Get-ExecutorRegisterArgs, and calls Invoke-Bootstrap.
 Set-StrictMode -Version Latest
 . (Join-Path $PSScriptRoot 'Common.ps1')
 . (Join-Path $PSScriptRoot 'Imds.ps1')
