@@ -9,7 +9,7 @@
  *   restXml (S3)         the method, path and query name the operation
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../support/loopback.ts';
 
 export interface RecordedRequest {
   service: string;
@@ -60,10 +60,9 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       forwarded.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     take() {
       const taken = requests.slice(mark);
