@@ -151,13 +151,14 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
     // STS's answer to a token whose aud the role does not trust: the error document of the
     // STS API reference (AssumeRoleWithWebIdentity, InvalidIdentityToken, HTTP 400).
     // moto accepts any token, so this one answer comes from a stand-in; the SDK names it InvalidIdentityTokenException.
+    // Unlike STS, the stand-in quotes the token: the CLI's masking of known secrets must keep it out.
     const refusing = createServer((request, response) => {
       request.resume();
       request.on('end', () => {
         response.writeHead(400, { 'content-type': 'text/xml' });
         response.end(
           '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>' +
-            '<Code>InvalidIdentityToken</Code><Message>Incorrect token audience</Message></Error>' +
+            `<Code>InvalidIdentityToken</Code><Message>Incorrect token audience in ${ID_TOKEN}</Message></Error>` +
             '<RequestId>0a1b2c3d-0000-4000-8000-000000000000</RequestId></ErrorResponse>',
         );
       });
@@ -171,8 +172,9 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
       );
       expect(run.code, run.output).toBe(2);
       expect(run.stderr).toContain(
-        `error: could not assume ${ROLE_ARN} with the GitLab ID token: InvalidIdentityTokenException: Incorrect token audience; the role's trust policy must allow`,
+        `error: could not assume ${ROLE_ARN} with the GitLab ID token: InvalidIdentityTokenException: Incorrect token audience in `,
       );
+      expect(run.stderr).toContain("; the role's trust policy must allow this project and ref (sub)");
       expect(run.output).not.toContain(ID_TOKEN);
     } finally {
       refusing.closeAllConnections();
