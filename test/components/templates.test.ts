@@ -104,6 +104,12 @@ describe('component files', () => {
         expect(job.image).toBe(DEFAULT_IMAGE);
         expect(job.tags).toEqual([]);
         expect(job.id_tokens).toEqual({ RUNNER_FLEET_AWS_ID_TOKEN: { aud: 'sts.amazonaws.com' } });
+        // What the CLI reads to assume the role and to find the runner token (aws/clients.ts, config/runner-token-variable.ts).
+        expect(job.variables).toMatchObject({
+          RUNNER_FLEET_AWS_AUTH: 'oidc',
+          RUNNER_FLEET_AWS_ROLE_ARN: '',
+          RUNNER_FLEET_RUNNER_TOKEN_VARIABLE: 'RUNNER_FLEET_RUNNER_TOKEN',
+        });
       }
     });
 

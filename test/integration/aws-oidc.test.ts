@@ -46,6 +46,9 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
     CI_JOB_ID: '4242',
     ...extra,
   });
+  /** `runner-fleet status` of the fleet, as a job with these variables runs it. */
+  const status = (extra: NodeJS.ProcessEnv = {}, flags: string[] = []) =>
+    runCliProcess(['status', '--stack-name', STACK, ...flags], oidcEnv(extra), { timeoutMs: 60_000 });
 
   beforeAll(async () => {
     emulator = await startEmulator('moto');
@@ -67,7 +70,7 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
 
   it('assumes the role once and signs every call of every client with its credentials', async () => {
     proxy.take();
-    const run = await runCliProcess(['status', '--stack-name', STACK], oidcEnv());
+    const run = await status();
     expect(run.code, run.output).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^Stack {5}${STACK} {2}CREATE_COMPLETE`, 'm'));
     const requests = proxy.take();
@@ -91,10 +94,7 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
 
   it('takes AWS_ROLE_SESSION_NAME over the job-derived session name', async () => {
     proxy.take();
-    const run = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ AWS_ROLE_SESSION_NAME: 'fleet-ops' }),
-    );
+    const run = await status({ AWS_ROLE_SESSION_NAME: 'fleet-ops' });
     expect(run.code, run.output).toBe(0);
     const assume = proxy.take().find((r) => r.operation === 'AssumeRoleWithWebIdentity');
     expect(assume?.params.RoleSessionName).toBe('fleet-ops');
@@ -102,10 +102,7 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
 
   it('stops at exit 2 before any AWS request when the role or the ID token is missing, naming both', async () => {
     proxy.take();
-    const run = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ RUNNER_FLEET_AWS_ROLE_ARN: '', RUNNER_FLEET_AWS_ID_TOKEN: '' }),
-    );
+    const run = await status({ RUNNER_FLEET_AWS_ROLE_ARN: '', RUNNER_FLEET_AWS_ID_TOKEN: '' });
     expect(run.code, run.output).toBe(2);
     expect(run.stderr).toContain(
       'error: input aws_role_arn (RUNNER_FLEET_AWS_ROLE_ARN) is empty; set it, or set aws_auth: environment',
@@ -116,16 +113,10 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
 
   it('refuses a role ARN of the wrong shape and an unknown RUNNER_FLEET_AWS_AUTH at exit 2', async () => {
     proxy.take();
-    const badArn = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ RUNNER_FLEET_AWS_ROLE_ARN: 'runner-fleet-deployer' }),
-    );
+    const badArn = await status({ RUNNER_FLEET_AWS_ROLE_ARN: 'runner-fleet-deployer' });
     expect(badArn.code, badArn.output).toBe(2);
     expect(badArn.stderr).toContain('invalid RUNNER_FLEET_AWS_ROLE_ARN runner-fleet-deployer');
-    const badKind = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ RUNNER_FLEET_AWS_AUTH: 'keys' }),
-    );
+    const badKind = await status({ RUNNER_FLEET_AWS_AUTH: 'keys' });
     expect(badKind.code, badKind.output).toBe(2);
     expect(badKind.stderr).toContain('invalid RUNNER_FLEET_AWS_AUTH keys: expected oidc or environment');
     expect(proxy.take()).toEqual([]);
@@ -135,11 +126,11 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
   it('says which role it could not assume when STS gives no credentials, without the token', async () => {
     // Nothing listens on this port: STS never answers.
     const sts = `http://127.0.0.1:${await freePort()}`;
-    const run = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ AWS_ENDPOINT_URL_STS: sts, AWS_MAX_ATTEMPTS: '1', RUNNER_FLEET_AWS_TIMEOUT_SECONDS: '2' }),
-      { timeoutMs: 60_000 },
-    );
+    const run = await status({
+      AWS_ENDPOINT_URL_STS: sts,
+      AWS_MAX_ATTEMPTS: '1',
+      RUNNER_FLEET_AWS_TIMEOUT_SECONDS: '2',
+    });
     expect(run.code, run.output).toBe(2);
     expect(run.stderr).toContain(
       `error: could not assume ${ROLE_ARN} with the GitLab ID token: STS did not answer (ECONNREFUSED)`,
@@ -166,10 +157,7 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = refusing.address() as AddressInfo;
-      const run = await runCliProcess(
-        ['status', '--stack-name', STACK],
-        oidcEnv({ AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}` }),
-      );
+      const run = await status({ AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}` });
       expect(run.code, run.output).toBe(2);
       expect(run.stderr).toContain(
         `error: could not assume ${ROLE_ARN} with the GitLab ID token: InvalidIdentityTokenException: Incorrect token audience in `,
@@ -185,10 +173,11 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
   it('leaves credentials to the environment with aws_auth environment (the ID token unused)', async () => {
     proxy.take();
     const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = emulator.env;
-    const run = await runCliProcess(
-      ['status', '--stack-name', STACK],
-      oidcEnv({ RUNNER_FLEET_AWS_AUTH: 'environment', AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY }),
-    );
+    const run = await status({
+      RUNNER_FLEET_AWS_AUTH: 'environment',
+      AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY,
+    });
     expect(run.code, run.output).toBe(0);
     const requests = proxy.take();
     expect(requests.some((r) => r.service === 'sts' || r.operation.startsWith('AssumeRole'))).toBe(false);
@@ -196,13 +185,13 @@ describe('aws_auth oidc: the CLI assumes the role with the ID token from the env
   });
 
   it('reads the runner token from the variable RUNNER_FLEET_RUNNER_TOKEN_VARIABLE names, never printing it', async () => {
-    const run = await runCliProcess(
-      ['status', '--stack-name', STACK, '--gitlab-url', gitlab.url],
-      oidcEnv({
+    const run = await status(
+      {
         RUNNER_FLEET_RUNNER_TOKEN_VARIABLE: 'FLEET_RUNNER_TOKEN',
         FLEET_RUNNER_TOKEN: RUNNER_TOKEN,
         RUNNER_FLEET_GITLAB_TOKEN: API_TOKEN,
-      }),
+      },
+      ['--gitlab-url', gitlab.url],
     );
     expect(run.code, run.output).toBe(0);
     // The runner was found from the token: POST /runners/verify carried it.
