@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isUnparsableResponse } from './aws/errors.ts';
 import type { CommandSpec } from './commands/command-spec.ts';
 import { COMMANDS } from './commands/registry.ts';
+import { adoptNamedRunnerToken, namedRunnerToken } from './config/runner-token-variable.ts';
 import { ExitCode, firstLine, hintsOf, InputError, isRunnerFleetError, OperationError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
@@ -32,7 +33,10 @@ Commands:
 ${list}
 
 AWS region, credentials and endpoint come from the standard AWS environment
-(AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE).
+(AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE);
+RUNNER_FLEET_AWS_AUTH=oidc assumes RUNNER_FLEET_AWS_ROLE_ARN with the GitLab ID token in
+RUNNER_FLEET_AWS_ID_TOKEN. RUNNER_FLEET_RUNNER_TOKEN_VARIABLE names a variable that holds
+the runner token in place of RUNNER_FLEET_RUNNER_TOKEN.
 Every AWS call ends: one attempt waits RUNNER_FLEET_AWS_TIMEOUT_SECONDS (default 20),
 an unanswered call is tried 3 times, throttling up to AWS_MAX_ATTEMPTS (default 8).
 
@@ -55,6 +59,7 @@ export async function runCli(
   log: Logger = createLogger({ knownSecrets: secretsFromEnv(process.env) }),
 ): Promise<number> {
   const [verb, ...rest] = argv;
+  adoptNamedRunnerToken(process.env);
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     log.info(mainHelp());
     return verb ? ExitCode.Success : ExitCode.BadInput;
@@ -155,10 +160,12 @@ function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return [
     'RUNNER_FLEET_RUNNER_TOKEN',
     'RUNNER_FLEET_GITLAB_TOKEN',
+    'RUNNER_FLEET_AWS_ID_TOKEN',
     'AWS_SECRET_ACCESS_KEY',
     'AWS_SESSION_TOKEN',
   ]
     .map((name) => env[name]?.trim() ?? '')
+    .concat(namedRunnerToken(env)?.value.trim() ?? '')
     .filter((value) => value.length >= 12);
 }
 

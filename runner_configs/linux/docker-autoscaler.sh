@@ -11,12 +11,7 @@
 # Run as root by the UserData bootstrap from /opt/runner-fleet; safe to run twice.
 set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-. "$here/lib/common.sh"
-. "$here/lib/imds.sh"
-. "$here/lib/lifecycle.sh"
-. "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
-. "$here/lib/extras.sh"
 . "$here/lib/fleeting.sh"
 
 executor_prepare() {
@@ -27,14 +22,7 @@ executor_prepare() {
 
 executor_template() {
   {
-    cat <<TOML
-[[runners]]
-  executor = "docker-autoscaler"
-  [runners.docker]
-    image = "${RF_DOCKER_IMAGE:-alpine:3.20}"
-    privileged = false
-    volumes = ["/cache"]
-TOML
+    runner_docker_toml docker-autoscaler
     runner_cache_toml
     fleeting_autoscaler_toml
   } | runner_settings_apply

@@ -19,7 +19,7 @@ RF_SCRIPT_NAME=lifecycle-agent
 . "$here/lib/imds.sh"
 . "$here/lib/lifecycle.sh"
 . "$here/lib/runner.sh"
-. "$here/lib/bootstrap.sh"
+. "$here/lib/token.sh"
 
 trap 'log_warn "command failed at line $LINENO: $BASH_COMMAND"' ERR
 

@@ -4,12 +4,7 @@
 # Run as root by the UserData bootstrap from /opt/runner-fleet; safe to run twice.
 set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-. "$here/lib/common.sh"
-. "$here/lib/imds.sh"
-. "$here/lib/lifecycle.sh"
-. "$here/lib/runner.sh"
 . "$here/lib/bootstrap.sh"
-. "$here/lib/extras.sh"
 
 # Jobs run as the gitlab-runner user on the host: they need git.
 executor_prepare() {

@@ -3,12 +3,7 @@
 # "with Containers" AMI). Run as SYSTEM from C:\ProgramData\runner-fleet; safe to run twice.
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
-. (Join-Path $PSScriptRoot 'lib\Common.ps1')
-. (Join-Path $PSScriptRoot 'lib\Imds.ps1')
-. (Join-Path $PSScriptRoot 'lib\Lifecycle.ps1')
-. (Join-Path $PSScriptRoot 'lib\Runner.ps1')
 . (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
-. (Join-Path $PSScriptRoot 'lib\Extras.ps1')
 
 function Initialize-ExecutorPrerequisites {
     $docker = Get-Service -Name 'docker' -ErrorAction SilentlyContinue

@@ -10,7 +10,7 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'lib\Imds.ps1')
 . (Join-Path $PSScriptRoot 'lib\Lifecycle.ps1')
 . (Join-Path $PSScriptRoot 'lib\Runner.ps1')
-. (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
+. (Join-Path $PSScriptRoot 'lib\Token.ps1')
 $script:RfScriptName = 'lifecycle-agent'
 
 # ---- the drain: the same state and steps as in bash -------------------------

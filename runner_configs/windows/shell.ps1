@@ -2,12 +2,7 @@
 # Run as SYSTEM by the UserData bootstrap from C:\ProgramData\runner-fleet; safe to run twice.
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
-. (Join-Path $PSScriptRoot 'lib\Common.ps1')
-. (Join-Path $PSScriptRoot 'lib\Imds.ps1')
-. (Join-Path $PSScriptRoot 'lib\Lifecycle.ps1')
-. (Join-Path $PSScriptRoot 'lib\Runner.ps1')
 . (Join-Path $PSScriptRoot 'lib\Bootstrap.ps1')
-. (Join-Path $PSScriptRoot 'lib\Extras.ps1')
 
 # Jobs run in PowerShell on the host: they need git.
 function Initialize-ExecutorPrerequisites {

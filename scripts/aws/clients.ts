@@ -1,10 +1,12 @@
 /**
  * One place that builds AWS clients, each once per region. Region,
  * credentials and endpoint come from the standard AWS environment
- * (AWS_REGION, AWS_ENDPOINT_URL, web identity for GitLab OIDC, profiles), so
- * the CLI adds no configuration of its own. Clients a command may not need
- * are imported on first use: the EC2 client alone adds half a second to
- * start-up, which every CI job would pay.
+ * (AWS_REGION, AWS_ENDPOINT_URL, AWS_ROLE_ARN with a token file, profiles).
+ * One addition for the components: RUNNER_FLEET_AWS_AUTH=oidc assumes
+ * RUNNER_FLEET_AWS_ROLE_ARN with the job's GitLab ID token straight from
+ * RUNNER_FLEET_AWS_ID_TOKEN, so no job writes the token to a file first.
+ * Clients a command may not need are imported on first use: the EC2 client
+ * alone adds half a second to start-up, which every CI job would pay.
  */
 
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -12,7 +14,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { collectInputProblems, InputError } from '../errors.ts';
+import { collectInputProblems, firstLine, InputError } from '../errors.ts';
 import {
   boundedRetryStrategy,
   DEFAULT_RETRY_POLICY,
@@ -60,10 +62,102 @@ export function retryPolicyFromEnv(env: NodeJS.ProcessEnv, problems: string[] = 
   return policy;
 }
 
+/**
+ * How the CLI gets AWS credentials (the components set it from their aws_auth
+ * input): `environment` leaves them to the SDK's default chain; `oidc`
+ * assumes a role with the job's GitLab ID token (web identity).
+ */
+export type AwsAuth =
+  | { kind: 'environment' }
+  | { kind: 'oidc'; roleArn: string; idToken: string; sessionName: string };
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]+$/;
+
+/**
+ * The credentials setting from RUNNER_FLEET_AWS_AUTH, RUNNER_FLEET_AWS_ROLE_ARN
+ * and RUNNER_FLEET_AWS_ID_TOKEN. A half-given oidc setting is an input problem,
+ * reported before any AWS call; the token itself is never quoted.
+ */
+export function awsAuthFromEnv(env: NodeJS.ProcessEnv, problems: string[] = []): AwsAuth {
+  const kind = env.RUNNER_FLEET_AWS_AUTH?.trim() ?? '';
+  if (kind === '' || kind === 'environment') return { kind: 'environment' };
+  if (kind !== 'oidc') {
+    problems.push(`invalid RUNNER_FLEET_AWS_AUTH ${kind}: expected oidc or environment`);
+    return { kind: 'environment' };
+  }
+  const roleArn = env.RUNNER_FLEET_AWS_ROLE_ARN?.trim() ?? '';
+  const idToken = env.RUNNER_FLEET_AWS_ID_TOKEN?.trim() ?? '';
+  if (roleArn === '') {
+    problems.push(
+      'input aws_role_arn (RUNNER_FLEET_AWS_ROLE_ARN) is empty; set it, or set aws_auth: environment',
+    );
+  } else if (!ROLE_ARN.test(roleArn)) {
+    problems.push(
+      `invalid RUNNER_FLEET_AWS_ROLE_ARN ${roleArn}: expected an IAM role ARN such as arn:aws:iam::123456789012:role/runner-fleet-deployer`,
+    );
+  }
+  if (idToken === '') {
+    problems.push(
+      'no GitLab ID token in RUNNER_FLEET_AWS_ID_TOKEN (aws_auth oidc): give the job id_tokens: RUNNER_FLEET_AWS_ID_TOKEN with the aud the role trusts',
+    );
+  }
+  const sessionName = env.AWS_ROLE_SESSION_NAME || `gitlab-${env.CI_PROJECT_ID || 0}-${env.CI_JOB_ID || 0}`;
+  return { kind: 'oidc', roleArn, idToken, sessionName };
+}
+
+type WebIdentityProvider = ReturnType<
+  typeof import('@aws-sdk/credential-provider-web-identity').fromWebToken
+>;
+type Credentials = Awaited<ReturnType<WebIdentityProvider>>;
+
+/** Assumed-role credentials this close to expiry are fetched again (the SDK's own margin). */
+const CREDENTIALS_REFRESH_MS = 5 * 60_000;
+
+let webIdentity: { key: string; provider: WebIdentityProvider } | undefined;
+
+/**
+ * One AssumeRoleWithWebIdentity for every client of the run, not one per
+ * client: the calls chain, so concurrent first requests share the answer, and
+ * a failed or expiring answer is asked for again.
+ */
+function webIdentityCredentials(auth: Extract<AwsAuth, { kind: 'oidc' }>): WebIdentityProvider {
+  const key = `${auth.roleArn}\n${auth.sessionName}\n${auth.idToken}`;
+  if (webIdentity?.key === key) return webIdentity.provider;
+  const assume: WebIdentityProvider = async (properties) => {
+    // Loaded here: only jobs with aws_auth oidc need it.
+    const { fromWebToken } = await import('@aws-sdk/credential-provider-web-identity');
+    return fromWebToken({
+      roleArn: auth.roleArn,
+      webIdentityToken: auth.idToken,
+      roleSessionName: auth.sessionName,
+    })(properties);
+  };
+  let pending: Promise<Credentials | undefined> = Promise.resolve(undefined);
+  const provider: WebIdentityProvider = (properties) => {
+    const next = pending
+      .catch(() => undefined)
+      .then((held) => (held && !expiresSoon(held) ? held : assume(properties)));
+    pending = next;
+    return next;
+  };
+  webIdentity = { key, provider };
+  return provider;
+}
+
+function expiresSoon(credentials: Credentials): boolean {
+  const expiration = credentials.expiration?.getTime();
+  return expiration !== undefined && expiration - Date.now() < CREDENTIALS_REFRESH_MS;
+}
+
 function clientConfig(options: ClientOptions) {
   const policy = retryPolicyFromEnv(process.env);
+  const auth = awsAuthFromEnv(process.env);
   return {
     ...(options.region ? { region: options.region } : {}),
+    // A broken oidc setting gets no provider: checkAwsSetup reports it before any call.
+    ...(auth.kind === 'oidc' && ROLE_ARN.test(auth.roleArn) && auth.idToken
+      ? { credentials: webIdentityCredentials(auth) }
+      : {}),
     maxAttempts: policy.maxAttempts,
     retryStrategy: boundedRetryStrategy(policy),
     requestHandler: {
@@ -231,6 +325,7 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
   const problems: string[] = [];
   problems.push(...endpointProblems(process.env));
   retryPolicyFromEnv(process.env, problems);
+  const auth = awsAuthFromEnv(process.env, problems);
   if (problems.length > 0) throw new InputError(problems);
   let region = '';
   try {
@@ -244,10 +339,19 @@ export async function checkAwsSetup(client: CloudFormationClient): Promise<{ reg
   try {
     const credentials = await client.config.credentials();
     if (!credentials.accessKeyId) throw new Error('empty access key');
-  } catch {
-    problems.push(
-      'no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (GitLab OIDC id_tokens)',
-    );
+  } catch (error) {
+    if (auth.kind === 'oidc') {
+      // STS names what it refused (InvalidIdentityToken, AccessDenied); its message never quotes the token.
+      const name = error instanceof Error ? error.name : 'Error';
+      const reason = isNoAnswer(error)
+        ? `STS did not answer (${(error as { code?: string }).code ?? name}): check the network and AWS_ENDPOINT_URL`
+        : `${name}: ${firstLine(error)}; the role's trust policy must allow this project and ref (sub) and the aud of aws_audience`;
+      problems.push(`could not assume ${auth.roleArn} with the GitLab ID token: ${reason}`);
+    } else {
+      problems.push(
+        'no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (GitLab OIDC id_tokens)',
+      );
+    }
   }
   if (problems.length > 0) throw new InputError(problems);
   return { region };

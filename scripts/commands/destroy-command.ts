@@ -2,9 +2,10 @@
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { parsePositiveInteger } from '../config/deploy-config.ts';
 import { gitlabApiUrl, gitlabUrlProblems, runnerTokenFromEnv } from '../config/gitlab-access.ts';
-import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
+import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
+import { fleetRunnerIdFor } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
 

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStack } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
+import { parameterUsers } from '../config/template-references.ts';
 import { GateError, InterruptedError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
@@ -10,15 +11,9 @@ import {
   upsertMergeRequestNote,
 } from '../gitlab/merge-request-notes.ts';
 import type { Logger } from '../log.ts';
-import {
-  buildPreviewReport,
-  evaluateGate,
-  type GateOptions,
-  type PreviewReport,
-  parameterUsers,
-  renderMarkdown,
-  summaryLine,
-} from '../render/change-set-report.ts';
+import { buildPreviewReport, type PreviewReport } from '../preview/classify.ts';
+import { evaluateGate, type GateOptions } from '../preview/gate.ts';
+import { renderMarkdown, summaryLine } from '../render/change-set-report.ts';
 import { renderTerraformReport } from '../render/terraform-report.ts';
 import {
   createAndAwait,

@@ -9,16 +9,15 @@ import {
 import { instanceRefreshApi } from '../aws/instance-refresh.ts';
 import { checkWritableFile, parseIntegerFlag, parsePositiveInteger } from '../config/deploy-config.ts';
 import {
-  fleetRunnerId,
   gitlabApiUrl,
   gitlabUrlProblems,
   optionalGitLabAccess,
   runnerTokenFromEnv,
 } from '../config/gitlab-access.ts';
-import { fleetRunnerIdFor, refuseOwnFleet } from '../config/own-fleet.ts';
+import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
-import { findManagerForInstance, listManagers } from '../gitlab/runners.ts';
+import { findManagerForInstance, fleetRunnerId, fleetRunnerIdFor, listManagers } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';

@@ -7,6 +7,7 @@ import { checkWritableFile, parseIntegerFlag, parsePositiveInteger } from '../co
 import { gitlabTokenFromEnv, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
+import { CANARY_VARIABLE } from '../smoke-test/evaluate.ts';
 import {
   asString,
   type CommandSpec,
@@ -15,7 +16,7 @@ import {
   runnerIdOption,
   stackNameOption,
 } from './command-spec.ts';
-import { CANARY_VARIABLE, type CanaryOptions, smokeTest } from './smoke-test.ts';
+import { type CanaryOptions, smokeTest } from './smoke-test.ts';
 
 const DEFAULT_WAIT_MINUTES = 20;
 const DEFAULT_CANARY_WAIT_MINUTES = 15;

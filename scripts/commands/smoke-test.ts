@@ -5,7 +5,8 @@
  * instance launched, and to run the expected gitlab-runner version; optionally
  * runs a canary pipeline and checks the fleet ran it. Every check becomes one
  * JUnit test case. Orchestration only: AWS calls in aws/, GitLab calls in
- * gitlab/, the report in render/junit.ts.
+ * gitlab/, what the answers mean in smoke-test/evaluate.ts, the report in
+ * render/junit.ts.
  */
 import { writeFile } from 'node:fs/promises';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -29,18 +30,30 @@ import {
   isPipelineFinished,
   listPipelineJobs,
   type Pipeline,
-  type PipelineJob,
   triggerPipeline,
 } from '../gitlab/pipelines.ts';
 import {
   findManagerForInstance,
   listManagers,
-  type RunnerManager,
   resolveRunnerId,
-  systemIdForInstance,
+  runnerTokenExpiry,
 } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
+import {
+  CANARY_VARIABLE,
+  canaryPlacement,
+  canarySkipped,
+  canaryStatusResult,
+  capacityLine,
+  capacityResult,
+  checkLine,
+  evaluateInstance,
+  expectedRunnerVersion,
+  failureLines,
+  managersDecided,
+  tokenExpiryResult,
+} from '../smoke-test/evaluate.ts';
 import { type Clock, type PollOptions, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface CanaryOptions {
@@ -86,9 +99,6 @@ export interface SmokeTestResult {
   passed: boolean;
 }
 
-/** The variable a consumer's .gitlab-ci.yml keys its canary job on (see docs/cli.md). */
-export const CANARY_VARIABLE = 'RUNNER_FLEET_CANARY';
-
 /**
  * New instances take minutes to boot and register, so the first polls come
  * fast (a fleet that is already up passes at once) and then slow down to
@@ -124,7 +134,7 @@ export async function smokeTest(
         tokenExpiresAt === undefined ? await runnerTokenExpiry(gitlab, runnerId) : tokenExpiresAt;
       const expiryCheck = tokenExpiryResult(expiry, options.tokenExpiryDays, new Date(clock.now()));
       checks.push(expiryCheck);
-      report(log, expiryCheck);
+      log.info(checkLine(expiryCheck));
     }
 
     phase = 'capacity';
@@ -133,7 +143,7 @@ export async function smokeTest(
     const capacity = await waitForCapacity(groupName, deadline, deps, clock);
     const capacityCheck = capacityResult(groupName, capacity, (clock.now() - capacityStarted) / 1000);
     checks.push(capacityCheck);
-    report(log, capacityCheck);
+    log.info(checkLine(capacityCheck));
 
     phase = 'runner managers';
     const instanceIds = capacity.inService.flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])).sort();
@@ -148,7 +158,7 @@ export async function smokeTest(
     );
     for (const check of instanceChecks) {
       checks.push(check);
-      report(log, check);
+      log.info(checkLine(check));
     }
 
     phase = 'canary';
@@ -159,7 +169,7 @@ export async function smokeTest(
         : await runCanary(options.canary, options.stackName, runnerId, instanceIds, deps, gitlab, clock);
       for (const check of canaryChecks) {
         checks.push(check);
-        report(log, check);
+        log.info(checkLine(check));
       }
     }
   } catch (error) {
@@ -191,14 +201,10 @@ export async function smokeTest(
 }
 
 function resolveExpectedVersion(given: string | undefined, stack: Stack, log: Logger): string | undefined {
-  if (given) return given.replace(/^v/, '');
   const fromStack = stack.Parameters?.find((p) => p.ParameterKey === 'RunnerVersion')?.ParameterValue;
-  if (fromStack && fromStack !== 'latest') {
-    log.info(`Expecting gitlab-runner ${fromStack} (stack parameter RunnerVersion)`);
-    return fromStack;
-  }
-  log.info('Runner version not checked: the stack installs "latest"; pass --expected-version to require one');
-  return undefined;
+  const { version, note } = expectedRunnerVersion(given, fromStack);
+  if (note) log.info(note);
+  return version;
 }
 
 /** --gitlab-url or CI_SERVER_URL (given), else the URL the stack's runners register with. */
@@ -239,44 +245,6 @@ async function findRunnerId(
   return resolved;
 }
 
-/** token_expires_at from GET /runners/:id; undefined on GitLab versions that do not expose it. */
-async function runnerTokenExpiry(gitlab: GitLabClient, runnerId: number): Promise<string | null | undefined> {
-  const runner = await gitlab.get<{ token_expires_at?: string | null }>(`/runners/${runnerId}`);
-  return runner.token_expires_at;
-}
-
-const DAY_MS = 86_400_000;
-
-/** The token-expiry check: fails inside the margin, skipped when GitLab does not tell. Pure. */
-export function tokenExpiryResult(
-  expiresAt: string | null | undefined,
-  days: number,
-  now: Date,
-): CheckResult {
-  const name = `runner token valid for more than ${days} days`;
-  if (expiresAt === undefined) {
-    return {
-      classname: 'runner token',
-      name,
-      status: 'skipped',
-      message:
-        "GitLab does not report this runner's token expiry to the API token: set RUNNER_FLEET_RUNNER_TOKEN so it is read from POST /runners/verify",
-    };
-  }
-  if (expiresAt === null) return { classname: 'runner token', name, status: 'passed' };
-  const left = (Date.parse(expiresAt) - now.getTime()) / DAY_MS;
-  if (left > days) return { classname: 'runner token', name, status: 'passed' };
-  return {
-    classname: 'runner token',
-    name,
-    status: 'failed',
-    message:
-      left <= 0
-        ? `the runner token expired ${expiresAt}: run runner-fleet rotate-token with RUNNER_FLEET_GITLAB_TOKEN`
-        : `the runner token expires ${expiresAt}, in ${Math.floor(left)} days: run runner-fleet rotate-token (the roll component's rotate_token_days does it on schedule)`,
-  };
-}
-
 async function waitForCapacity(
   groupName: string,
   deadline: number,
@@ -300,34 +268,6 @@ async function waitForCapacity(
     pollOptions(deadline, deps, clock),
   );
   return value;
-}
-
-function capacityLine(capacity: GroupCapacity): string {
-  const states = new Map<string, number>();
-  for (const instance of capacity.others) {
-    const state = `${instance.LifecycleState ?? 'unknown'}${instance.HealthStatus === 'Unhealthy' ? ' (unhealthy)' : ''}`;
-    states.set(state, (states.get(state) ?? 0) + 1);
-  }
-  const rest = [...states].map(([state, count]) => `${count} ${state}`).join(', ');
-  return `${capacity.inService.length} of ${capacity.desired} desired instance(s) in service${rest ? `; ${rest}` : ''}`;
-}
-
-function capacityResult(groupName: string, capacity: GroupCapacity, seconds: number): CheckResult {
-  const name = `group ${groupName} has its desired capacity (${capacity.desired}) in service`;
-  if (hasDesiredCapacity(capacity)) return { classname: 'capacity', name, status: 'passed', seconds };
-  return {
-    classname: 'capacity',
-    name,
-    status: 'failed',
-    message: `${capacityLine(capacity)} after the wait; see the group's activity history for failed launches`,
-    seconds,
-  };
-}
-
-interface InstanceEvaluation {
-  checks: CheckResult[];
-  /** A later poll may pass: no manager yet, or no contact since the instance launched. */
-  pending: boolean;
 }
 
 async function checkManagers(
@@ -367,101 +307,10 @@ async function checkManagers(
       }
       return evaluations;
     },
-    // A definite failure (offline, stale, wrong version) decides the run; no point waiting for the rest.
-    (evaluations) =>
-      evaluations.every((e) => !e.pending) ||
-      evaluations.some((e) => !e.pending && e.checks.some((c) => c.status === 'failed')),
+    managersDecided,
     pollOptions(deadline, deps, clock),
   );
   return value.flatMap((e) => e.checks);
-}
-
-/** The four checks of one instance's runner manager. Pure. */
-export function evaluateInstance(
-  instanceId: string,
-  launchTime: Date | undefined,
-  manager: RunnerManager | undefined,
-  runnerId: number,
-  expectedVersion: string | undefined,
-): InstanceEvaluation {
-  const systemId = systemIdForInstance(instanceId);
-  const check = (name: string, status: CheckResult['status'], message?: string): CheckResult => ({
-    classname: instanceId,
-    name,
-    status,
-    ...(message ? { message } : {}),
-  });
-  const foundName = `runner manager ${systemId} found`;
-  const onlineName = 'runner manager online';
-  const freshName = 'runner manager contacted GitLab after the instance launched';
-  const versionName = expectedVersion ? `gitlab-runner ${expectedVersion}` : 'gitlab-runner version';
-
-  if (!manager) {
-    const skip = `no runner manager ${systemId}`;
-    return {
-      pending: true,
-      checks: [
-        check(
-          foundName,
-          'failed',
-          `runner #${runnerId} has no manager ${systemId}: the runner on ${instanceId} has not contacted GitLab (see its bootstrap log)`,
-        ),
-        check(onlineName, 'skipped', skip),
-        check(freshName, 'skipped', skip),
-        check(versionName, 'skipped', skip),
-      ],
-    };
-  }
-
-  const contactedAt = manager.contacted_at ? new Date(manager.contacted_at) : undefined;
-  const fresh = Boolean(contactedAt && launchTime && contactedAt.getTime() >= launchTime.getTime());
-  const lastContact = manager.contacted_at ?? 'never';
-  let freshCheck: CheckResult;
-  if (!launchTime) {
-    freshCheck = check(freshName, 'failed', `EC2 does not describe ${instanceId}: it no longer exists`);
-  } else if (fresh) {
-    freshCheck = check(freshName, 'passed');
-  } else {
-    freshCheck = check(
-      freshName,
-      'failed',
-      `last contact ${lastContact} is before ${instanceId} launched at ${launchTime.toISOString()}: this manager record is from an earlier host`,
-    );
-  }
-
-  const onlineCheck =
-    manager.status === 'online'
-      ? check(onlineName, 'passed')
-      : check(
-          onlineName,
-          'failed',
-          `runner manager ${systemId} is ${manager.status} (last contact ${lastContact})`,
-        );
-
-  let versionCheck: CheckResult;
-  if (!expectedVersion) {
-    versionCheck = check(
-      versionName,
-      'skipped',
-      `no expected version; the manager runs ${manager.version ?? 'an unknown version'}`,
-    );
-  } else if ((manager.version ?? '').replace(/^v/, '') === expectedVersion) {
-    versionCheck = check(versionName, 'passed');
-  } else {
-    versionCheck = check(
-      versionName,
-      'failed',
-      `runner manager ${systemId} runs gitlab-runner ${manager.version ?? '(unknown)'}, expected ${expectedVersion}`,
-    );
-  }
-
-  // Until the new host reports in, the record may be an earlier host's, or not contacted yet.
-  const pending = Boolean(launchTime) && (!fresh || manager.status === 'never_contacted');
-  return { pending, checks: [check(foundName, 'passed'), onlineCheck, freshCheck, versionCheck] };
-}
-
-function canarySkipped(why: string): CheckResult[] {
-  return [{ classname: 'canary', name: 'canary pipeline', status: 'skipped', message: why }];
 }
 
 async function runCanary(
@@ -507,80 +356,10 @@ async function runCanary(
   pipeline = polled.value;
   const seconds = (clock.now() - started) / 1000;
   const jobs = await listPipelineJobs(gitlab, canary.project, pipeline.id);
-  const finished = isPipelineFinished(pipeline.status);
-  const statusCheck: CheckResult = {
-    classname: 'canary',
-    name: `canary pipeline on ${canary.ref} succeeded`,
-    seconds,
-    ...(pipeline.status === 'success'
-      ? { status: 'passed' }
-      : {
-          status: 'failed',
-          message: finished
-            ? `canary pipeline #${pipeline.id} ended ${pipeline.status}${failedJobNames(jobs)}`
-            : `canary pipeline #${pipeline.id} is still ${pipeline.status} after ${canary.waitMinutes} minutes`,
-        }),
-  };
-  return [statusCheck, canaryPlacement(jobs, runnerId, instanceIds, pipeline.id)];
-}
-
-function failedJobNames(jobs: readonly PipelineJob[]): string {
-  const failed = jobs.filter((job) => job.status === 'failed').map((job) => job.name);
-  return failed.length > 0 ? ` (failed: ${failed.join(', ')})` : '';
-}
-
-/** Every job that ran must have run on the fleet's runner, on one of the instances checked. Pure. */
-export function canaryPlacement(
-  jobs: readonly PipelineJob[],
-  runnerId: number,
-  instanceIds: readonly string[],
-  pipelineId: number,
-): CheckResult {
-  const name = `canary jobs ran on runner #${runnerId} on this fleet's instances`;
-  const fleet = new Set(instanceIds.map(systemIdForInstance));
-  const ran = jobs.filter((job) => job.runner);
-  if (ran.length === 0) {
-    return {
-      classname: 'canary',
-      name,
-      status: 'failed',
-      message: `no job of canary pipeline #${pipelineId} was picked up by a runner: does the canary job run when ${CANARY_VARIABLE}=1, with the fleet's tags?`,
-    };
-  }
-  const problems: string[] = [];
-  for (const job of ran) {
-    if (job.runner?.id !== runnerId) {
-      problems.push(`job ${job.name} (#${job.id}) ran on runner #${job.runner?.id}, not #${runnerId}`);
-    } else if (job.runner_manager && !fleet.has(job.runner_manager.system_id)) {
-      problems.push(
-        `job ${job.name} (#${job.id}) ran on runner manager ${job.runner_manager.system_id}, which is none of the instances checked`,
-      );
-    }
-  }
-  if (problems.length === 0) return { classname: 'canary', name, status: 'passed' };
-  return { classname: 'canary', name, status: 'failed', message: problems.join('; ') };
-}
-
-function report(log: Logger, check: CheckResult): void {
-  const mark = check.status === 'passed' ? 'ok  ' : check.status === 'failed' ? 'FAIL' : 'skip';
-  const subject =
-    check.classname === 'capacity' || check.classname === 'canary' || check.classname === 'runner token'
-      ? ''
-      : `${check.classname} `;
-  log.info(
-    `  ${mark} ${subject}${check.name}${check.status === 'failed' && check.message ? `: ${check.message}` : ''}`,
-  );
-}
-
-/** One line per failing subject: an instance's failures together, named by the instance. */
-function failureLines(failed: readonly CheckResult[]): string[] {
-  const bySubject = new Map<string, string[]>();
-  for (const check of failed) {
-    const reasons = bySubject.get(check.classname) ?? [];
-    reasons.push(check.message ?? check.name);
-    bySubject.set(check.classname, reasons);
-  }
-  return [...bySubject].map(([subject, reasons]) => `${subject}: ${reasons.join('; ')}`);
+  return [
+    canaryStatusResult(pipeline, jobs, canary, seconds),
+    canaryPlacement(jobs, runnerId, instanceIds, pipeline.id),
+  ];
 }
 
 async function writeReport(

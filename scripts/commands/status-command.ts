@@ -1,7 +1,8 @@
 /** Flags and wiring of `runner-fleet status`; the flow is in status.ts. */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
-import { fleetRunnerId, optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
+import { fleetRunnerId } from '../gitlab/runners.ts';
 import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
 import { status } from './status.ts';
 

@@ -1,15 +1,20 @@
 /** `runner-fleet status`: what the fleet is right now. Read-only; orchestration only. */
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { AutoScalingClient, AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { describeGroup, groupNameOfStack, instanceDetails } from '../aws/auto-scaling.ts';
+import {
+  describeGroup,
+  groupNameOfStack,
+  type InstanceDetails,
+  instanceDetails,
+} from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
-
+import { groupLaunchTemplate } from '../aws/fleet.ts';
 import { firstLine, InputError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { findManagerForInstance, listManagers, type RunnerManager } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
-import { renderStatus } from '../render/status-table.ts';
+import { type GroupView, renderStatus } from '../render/status-table.ts';
 
 export interface StatusDependencies {
   cloudFormation: CloudFormationClient;
@@ -40,10 +45,8 @@ export async function status(stackName: string, deps: StatusDependencies): Promi
     managers = new Map(instanceIds.map((id) => [id, findManagerForInstance(all, id)]));
   }
   for (const line of renderStatus({
-    stack,
-    group,
-    details,
-    managers,
+    stack: stackView(stack),
+    group: group ? groupView(group, details, managers) : undefined,
     now: (deps.now ?? (() => new Date()))(),
   })) {
     deps.log.info(line);
@@ -53,4 +56,53 @@ export async function status(stackName: string, deps: StatusDependencies): Promi
       '(runner managers not shown: set RUNNER_FLEET_GITLAB_TOKEN and --runner-id or RUNNER_FLEET_RUNNER_TOKEN)',
     );
   }
+}
+
+function stackView(stack: Stack) {
+  return {
+    name: stack.StackName,
+    status: stack.StackStatus,
+    lastChange: stack.LastUpdatedTime ?? stack.CreationTime,
+  };
+}
+
+/** The group as the status table shows it: AWS's answers and GitLab's managers, per instance. */
+function groupView(
+  group: AutoScalingGroup,
+  details: ReadonlyMap<string, InstanceDetails>,
+  managers: ReadonlyMap<string, RunnerManager | undefined> | undefined,
+): GroupView {
+  const distribution = group.MixedInstancesPolicy?.InstancesDistribution;
+  return {
+    name: group.AutoScalingGroupName,
+    desired: group.DesiredCapacity,
+    min: group.MinSize,
+    max: group.MaxSize,
+    distribution: distribution && {
+      onDemandBase: distribution.OnDemandBaseCapacity,
+      onDemandPercentAboveBase: distribution.OnDemandPercentageAboveBaseCapacity,
+      spotStrategy: distribution.SpotAllocationStrategy,
+    },
+    launchTemplate: groupLaunchTemplate(group),
+    managersRead: managers !== undefined,
+    instances: (group.Instances ?? []).map((instance) => {
+      const detail = details.get(instance.InstanceId ?? '');
+      const manager = managers?.get(instance.InstanceId ?? '');
+      return {
+        id: instance.InstanceId,
+        type: instance.InstanceType || detail?.instanceType,
+        market: detail?.market,
+        lifecycleState: instance.LifecycleState,
+        health: instance.HealthStatus,
+        protectedFromScaleIn: instance.ProtectedFromScaleIn,
+        launchTemplateVersion: instance.LaunchTemplate?.Version,
+        launchTime: detail?.launchTime,
+        manager: manager && {
+          status: manager.status,
+          version: manager.version,
+          contactedAt: manager.contacted_at,
+        },
+      };
+    }),
+  };
 }

@@ -4,7 +4,6 @@
  * (a flag would show them in process lists and job logs).
  */
 import { createGitLabClient, type GitLabClient } from '../gitlab/client.ts';
-import { resolveRunnerId } from '../gitlab/runners.ts';
 
 export interface GitLabAccess {
   apiUrl: string;
@@ -57,20 +56,6 @@ export function optionalGitLabAccess(
 export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
   return token ? token : undefined;
-}
-
-/**
- * The fleet's runner: --runner-id when given (no side effect), else the one
- * the runner token in RUNNER_FLEET_RUNNER_TOKEN belongs to; undefined when
- * neither is there.
- */
-export async function fleetRunnerId(
-  client: GitLabClient,
-  runnerIdFlag: number | undefined,
-  runnerToken: string | undefined,
-): Promise<number | undefined> {
-  if (runnerIdFlag !== undefined) return runnerIdFlag;
-  return runnerToken ? (await resolveRunnerId(client, runnerToken)).id : undefined;
 }
 
 export function runnerTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {

@@ -22,8 +22,6 @@
  * runners may carry the same ones, so a match would refuse innocent jobs.
  */
 import { InputError } from '../errors.ts';
-import { createGitLabClient } from '../gitlab/client.ts';
-import { resolveRunnerId } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 
 export const ALLOW_OWN_FLEET_FLAG = '--allow-own-fleet';
@@ -128,16 +126,4 @@ export async function refuseOwnFleet(check: OwnFleetCheck): Promise<void> {
   throw new InputError(
     `refusing to ${check.verb} ${check.stackName} from a job on that fleet: ${verdict.evidence}, and ${consequence}; run the job on another runner (component input tags) or pass ${ALLOW_OWN_FLEET_FLAG}`,
   );
-}
-
-/** The fleet's runner id: --runner-id, else the runner token's (no API token needed for /runners/verify). */
-export async function fleetRunnerIdFor(options: {
-  runnerIdFlag: number | undefined;
-  runnerToken: string | undefined;
-  apiUrl: string | undefined;
-}): Promise<number | undefined> {
-  if (options.runnerIdFlag !== undefined) return options.runnerIdFlag;
-  if (!options.runnerToken || !options.apiUrl) return undefined;
-  const client = createGitLabClient({ apiUrl: options.apiUrl, token: '' });
-  return (await resolveRunnerId(client, options.runnerToken)).id;
 }

@@ -6,8 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { firstLine } from '../errors.ts';
 import { parseCloudFormationDocument } from './cfn-yaml.ts';
+import { isRecord } from './records.ts';
 import { RUNNER_SETTINGS_PARAMETERS } from './runner-settings.ts';
-import { describeFsError, isRecord, scalarToString } from './template.ts';
+import { describeFsError, scalarToString } from './template.ts';
 
 export interface ParsedPairs {
   values: Map<string, string>;

@@ -7,6 +7,7 @@
  * the right shape, and keys the stack itself sets are refused with the
  * parameter to use instead. All problems are returned at once.
  */
+import { isRecord } from './records.ts';
 import { RUNNER_CONFIG_STRUCTS } from './runner-config-keys.ts';
 
 /** Parameter -> the runner struct its keys belong to, and the TOML table it lands in. */
@@ -61,7 +62,7 @@ export function checkRunnerSettings(values: ReadonlyMap<string, string>): string
       );
       continue;
     }
-    if (!isObject(settings)) {
+    if (!isRecord(settings)) {
       problems.push(
         `parameter ${parameter} must be a JSON object of ${table} settings, such as {"key": value}`,
       );
@@ -139,19 +140,15 @@ function shapeProblem(kind: string, value: unknown): string | undefined {
         ? undefined
         : 'must be a string or a list of strings';
     case 'map':
-      return isObject(value) ? undefined : 'must be an object';
+      return isRecord(value) ? undefined : 'must be an object';
     case 'any':
       return undefined;
     default:
       if (kind.startsWith('tables:')) {
-        return Array.isArray(value) && value.every(isObject) ? undefined : 'must be a list of objects';
+        return Array.isArray(value) && value.every(isRecord) ? undefined : 'must be a list of objects';
       }
-      return isObject(value) ? undefined : 'must be an object';
+      return isRecord(value) ? undefined : 'must be an object';
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The known key nearest to a misspelt one (at most two edits), if any. */

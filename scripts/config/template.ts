@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { Capability } from '@aws-sdk/client-cloudformation';
 import { firstLine, InputError } from '../errors.ts';
 import { AliasExpansionError, parseCloudFormationDocument } from './cfn-yaml.ts';
+import { isRecord } from './records.ts';
+import { outputsReferring, unresolvedReferences } from './template-references.ts';
 
 /** CloudFormation refuses a TemplateBody over this size; larger ones must come from S3. */
 export const MAX_TEMPLATE_BODY_BYTES = 51_200;
@@ -142,10 +144,6 @@ export function scalarToString(value: unknown): string {
   return String(value);
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'no such file';
@@ -154,110 +152,13 @@ export function describeFsError(error: unknown): string {
   return firstLine(error);
 }
 
-const PSEUDO_PARAMETERS = new Set([
-  'AWS::AccountId',
-  'AWS::NotificationARNs',
-  'AWS::NoValue',
-  'AWS::Partition',
-  'AWS::Region',
-  'AWS::StackId',
-  'AWS::StackName',
-  'AWS::URLSuffix',
-]);
-
-/**
- * The one walk over a template value: calls `onReference` for every name a
- * Ref, Fn::GetAtt or Fn::Sub `${...}` refers to (Sub's own variables
- * excluded). Both the unresolved-reference check and the NoEcho output check
- * use it, so they agree on what a reference is.
- */
-export function visitReferences(node: unknown, onReference: (target: string) => void): void {
-  const walk = (value: unknown, subVariables: ReadonlySet<string>): void => {
-    if (Array.isArray(value)) {
-      for (const item of value) walk(item, subVariables);
-      return;
-    }
-    if (!isRecord(value)) return;
-    for (const [key, inner] of Object.entries(value)) {
-      if (key === 'Ref' && typeof inner === 'string') onReference(inner);
-      else if (key === 'Fn::GetAtt') {
-        const target = Array.isArray(inner)
-          ? inner[0]
-          : typeof inner === 'string'
-            ? inner.split('.')[0]
-            : undefined;
-        if (typeof target === 'string') onReference(target);
-      } else if (key === 'Fn::Sub') {
-        const [text, variables] = Array.isArray(inner) ? inner : [inner, undefined];
-        const local = new Set([...subVariables, ...Object.keys(isRecord(variables) ? variables : {})]);
-        if (typeof text === 'string') {
-          for (const match of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
-            const name = (match[1] ?? '').trim().split('.')[0] ?? '';
-            if (!local.has(name)) onReference(name);
-          }
-        }
-        if (variables !== undefined) walk(variables, subVariables);
-        continue;
-      }
-      walk(inner, subVariables);
-    }
-  };
-  walk(node, new Set());
-}
-
-/**
- * Ref, GetAtt, Sub and DependsOn targets that name nothing in the template.
- * CloudFormation rejects these too, but only after a round trip; finding them
- * here gives every one at once. Templates with a Transform are left to AWS,
- * since macros may add names (and Fn::ForEach introduces loop variables).
- */
-export function unresolvedReferences(document: Record<string, unknown>): { where: string; target: string }[] {
-  if (document.Transform !== undefined) return [];
-  const resources = isRecord(document.Resources) ? document.Resources : {};
-  const known = new Set([
-    ...Object.keys(isRecord(document.Parameters) ? document.Parameters : {}),
-    ...Object.keys(resources),
-    ...PSEUDO_PARAMETERS,
-  ]);
-  const problems: { where: string; target: string }[] = [];
-  const check = (where: string) => (target: string) => {
-    if (!known.has(target)) problems.push({ where, target });
-  };
-  for (const [name, resource] of Object.entries(resources)) {
-    if (!isRecord(resource)) continue;
-    const dependsOn = resource.DependsOn;
-    for (const target of Array.isArray(dependsOn) ? dependsOn : dependsOn === undefined ? [] : [dependsOn]) {
-      if (typeof target === 'string' && !Object.hasOwn(resources, target)) {
-        problems.push({ where: `resource ${name} DependsOn`, target });
-      }
-    }
-    visitReferences(resource, check(`resource ${name}`));
-  }
-  if (isRecord(document.Outputs)) {
-    for (const [name, output] of Object.entries(document.Outputs))
-      visitReferences(output, check(`output ${name}`));
-  }
-  return problems;
-}
-
-/**
- * Outputs whose value refers to a NoEcho parameter (Ref, or ${Name} in a
- * Sub). Such an output prints the secret in the clear, also when the value
- * was kept from an earlier deploy and this run never saw it: these outputs
- * are masked by name, whatever their value.
- */
+/** Outputs that echo a NoEcho parameter, whatever their value: masked by name. */
 function outputsEchoingNoEcho(
   document: Record<string, unknown>,
   parameters: ReadonlyMap<string, TemplateParameter>,
 ): Set<string> {
-  const secret = new Set([...parameters.values()].filter((p) => p.noEcho).map((p) => p.name));
-  const echoing = new Set<string>();
-  if (secret.size === 0 || !isRecord(document.Outputs)) return echoing;
-  for (const [name, output] of Object.entries(document.Outputs)) {
-    if (!isRecord(output)) continue;
-    visitReferences(output.Value, (target) => {
-      if (secret.has(target)) echoing.add(name);
-    });
-  }
-  return echoing;
+  return outputsReferring(
+    document,
+    new Set([...parameters.values()].filter((p) => p.noEcho).map((p) => p.name)),
+  );
 }

@@ -1,62 +1,93 @@
-/** Pure rendering of `runner-fleet status`: the stack, the group and one row per instance. */
-import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import type { Stack } from '@aws-sdk/client-cloudformation';
-import type { InstanceDetails } from '../aws/auto-scaling.ts';
-import { groupLaunchTemplate } from '../aws/fleet.ts';
-import type { RunnerManager } from '../gitlab/runners.ts';
+/**
+ * Pure rendering of `runner-fleet status`: the stack, the group and one row
+ * per instance, from plain values that commands/status.ts reads from AWS and
+ * GitLab.
+ */
 import { formatTimestamp } from './events.ts';
 
-export interface StatusModel {
-  stack: Stack;
-  group: AutoScalingGroup | undefined;
-  details: ReadonlyMap<string, InstanceDetails>;
-  /** Runner manager per instance id; undefined when GitLab was not asked (no token). */
-  managers: ReadonlyMap<string, RunnerManager | undefined> | undefined;
+export interface StatusView {
+  stack: { name: string | undefined; status: string | undefined; lastChange: Date | undefined };
+  group: GroupView | undefined;
   now: Date;
 }
 
-export function renderStatus(model: StatusModel): string[] {
-  const { stack, group } = model;
+export interface GroupView {
+  name: string | undefined;
+  desired: number | undefined;
+  min: number | undefined;
+  max: number | undefined;
+  /** How spot and on-demand mix; undefined when the group launches on-demand only. */
+  distribution:
+    | {
+        onDemandBase: number | undefined;
+        onDemandPercentAboveBase: number | undefined;
+        spotStrategy: string | undefined;
+      }
+    | undefined;
+  /** The launch template the group asks for. */
+  launchTemplate: { id: string; version: string } | undefined;
+  instances: InstanceRow[];
+  /** Whether GitLab was asked (a token was given): only then is there a runner manager column. */
+  managersRead: boolean;
+}
+
+export interface InstanceRow {
+  id: string | undefined;
+  type: string | undefined;
+  /** spot or on-demand; undefined when EC2 did not describe the instance. */
+  market: string | undefined;
+  lifecycleState: string | undefined;
+  health: string | undefined;
+  protectedFromScaleIn: boolean | undefined;
+  launchTemplateVersion: string | undefined;
+  launchTime: Date | undefined;
+  /** The instance's runner manager; undefined when it has none (or GitLab was not asked). */
+  manager: ManagerView | undefined;
+}
+
+export interface ManagerView {
+  status: string;
+  version: string | null;
+  contactedAt: string | null;
+}
+
+export function renderStatus(view: StatusView): string[] {
+  const { stack, group } = view;
   const lines = [
-    `Stack     ${stack.StackName}  ${stack.StackStatus}  last change ${formatTimestamp(stack.LastUpdatedTime ?? stack.CreationTime)}`,
+    `Stack     ${stack.name}  ${stack.status}  last change ${formatTimestamp(stack.lastChange)}`,
   ];
   if (!group) {
     lines.push('Group     (none found)');
     return lines;
   }
-  const distribution = group.MixedInstancesPolicy?.InstancesDistribution;
+  const distribution = group.distribution;
   const market = distribution
-    ? `on-demand base ${distribution.OnDemandBaseCapacity ?? 0}, ${distribution.OnDemandPercentageAboveBaseCapacity ?? 100}% on-demand above base, spot strategy ${distribution.SpotAllocationStrategy ?? 'default'}`
+    ? `on-demand base ${distribution.onDemandBase ?? 0}, ${distribution.onDemandPercentAboveBase ?? 100}% on-demand above base, spot strategy ${distribution.spotStrategy ?? 'default'}`
     : 'on-demand only';
-  const template = groupLaunchTemplate(group);
   lines.push(
-    `Group     ${group.AutoScalingGroupName}  desired ${group.DesiredCapacity}  min ${group.MinSize}  max ${group.MaxSize}`,
+    `Group     ${group.name}  desired ${group.desired}  min ${group.min}  max ${group.max}`,
     `          ${market}`,
-    `          launch template ${template?.id ?? '?'} version ${template?.version ?? '?'}`,
+    `          launch template ${group.launchTemplate?.id ?? '?'} version ${group.launchTemplate?.version ?? '?'}`,
   );
-  const instances = [...(group.Instances ?? [])].sort((a, b) =>
-    (a.InstanceId ?? '').localeCompare(b.InstanceId ?? ''),
-  );
-  const spot = instances.filter((i) => model.details.get(i.InstanceId ?? '')?.market === 'spot').length;
+  const instances = [...group.instances].sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''));
+  const spot = instances.filter((i) => i.market === 'spot').length;
   lines.push(`Instances ${instances.length} (${spot} spot, ${instances.length - spot} on-demand)`);
   if (instances.length === 0) return lines;
 
   const header = ['INSTANCE', 'TYPE', 'MARKET', 'STATE', 'HEALTH', 'PROTECTED', 'LT', 'AGE'];
-  if (model.managers) header.push('RUNNER MANAGER');
+  if (group.managersRead) header.push('RUNNER MANAGER');
   const rows = instances.map((instance) => {
-    const id = instance.InstanceId ?? '?';
-    const detail = model.details.get(id);
     const row = [
-      id,
-      instance.InstanceType || detail?.instanceType || '?',
-      detail?.market ?? '?',
-      instance.LifecycleState ?? '?',
-      instance.HealthStatus ?? '?',
-      instance.ProtectedFromScaleIn ? 'yes' : 'no',
-      instance.LaunchTemplate?.Version ?? '?',
-      detail?.launchTime ? age(model.now.getTime() - detail.launchTime.getTime()) : '?',
+      instance.id ?? '?',
+      instance.type || '?',
+      instance.market ?? '?',
+      instance.lifecycleState ?? '?',
+      instance.health ?? '?',
+      instance.protectedFromScaleIn ? 'yes' : 'no',
+      instance.launchTemplateVersion ?? '?',
+      instance.launchTime ? age(view.now.getTime() - instance.launchTime.getTime()) : '?',
     ];
-    if (model.managers) row.push(describeManager(model.managers.get(id), model.now));
+    if (group.managersRead) row.push(describeManager(instance.manager, view.now));
     return row;
   });
   const widths = header.map((title, column) =>
@@ -68,10 +99,10 @@ export function renderStatus(model: StatusModel): string[] {
   return lines;
 }
 
-function describeManager(manager: RunnerManager | undefined, now: Date): string {
+function describeManager(manager: ManagerView | undefined, now: Date): string {
   if (!manager) return 'not registered';
-  const contacted = manager.contacted_at
-    ? `contacted ${age(now.getTime() - Date.parse(manager.contacted_at))} ago`
+  const contacted = manager.contactedAt
+    ? `contacted ${age(now.getTime() - Date.parse(manager.contactedAt))} ago`
     : 'never contacted';
   return `${manager.status} ${manager.version ?? '?'} (${contacted})`;
 }

@@ -9,7 +9,7 @@
  * replaced resource as destructive; Replacement Conditional (CloudFormation
  * cannot tell yet) counts as `update`, and the MR note says "maybe replaced".
  */
-import type { ChangeCounts } from './change-set-report.ts';
+import type { ChangeCounts } from '../preview/classify.ts';
 
 export interface TerraformReport {
   create: number;

@@ -152,14 +152,15 @@ spot_time() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
   [ "$(line_of 'complete-lifecycle-action .*runner-fleet-terminate.*CONTINUE')" -gt "$(line_of '^gitlab-runner unregister')" ]
 }
 
-# fleet_settings in a fresh bash, with fleet.env's required keys: prints the
-# effective RF_MAX_DRAIN_SECONDS on stdout; warnings go to stderr.
-# shellcheck disable=SC2016 # the inner bash expands $0, $lib and the result
+# fleet_settings in a fresh bash with lib/common.sh alone (where the
+# bootstrap and the agent both get it), with fleet.env's required keys: prints
+# the effective RF_MAX_DRAIN_SECONDS on stdout; warnings go to stderr.
+# shellcheck disable=SC2016 # the inner bash expands $0 and the result
 drain_settings() {
   env RF_REGION=eu-west-1 RF_GITLAB_URL=https://gitlab.example.com RF_EXECUTOR=shell RF_CONCURRENT=4 \
     RF_TOKEN_SOURCE=ssm:/runner-fleet/test/token RF_METRICS_NAMESPACE=RunnerFleet \
     RF_HEARTBEAT_TIMEOUT="$1" RF_MAX_DRAIN_SECONDS="$2" \
-    bash -c 'for lib in common imds lifecycle runner bootstrap; do . "$0/lib/$lib.sh"; done; fleet_settings; echo "$RF_MAX_DRAIN_SECONDS"' "$LINUX_DIR"
+    bash -c '. "$0/lib/common.sh"; fleet_settings; echo "$RF_MAX_DRAIN_SECONDS"' "$LINUX_DIR"
 }
 
 @test "a maximum drain beyond 100 x the heartbeat timeout is capped below it, with a warning" {

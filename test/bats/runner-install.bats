@@ -11,6 +11,8 @@ setup() {
   # shellcheck disable=SC1091 # the libraries are checked on their own
   . "$LINUX_DIR/lib/common.sh"
   # shellcheck disable=SC1091
+  . "$LINUX_DIR/lib/packages.sh"
+  # shellcheck disable=SC1091
   . "$LINUX_DIR/lib/runner.sh"
 }
 teardown() { fleet_teardown; }

@@ -17,24 +17,39 @@ const resource = (name: string) => {
 const props = (name: string) => resource(name).Properties as Record<string, any>;
 const launchData = props('LaunchTemplate').LaunchTemplateData as Record<string, any>;
 
-/** The UserData pieces: [head (if windows, linux), fleet.env (sub), tail (if windows, linux)]. */
+/** The text between a script's opening line and its closing marker (both excluded). */
+function between(text: string, open: string, close: string): string {
+  const from = text.indexOf(open);
+  const to = text.indexOf(close, from + open.length);
+  expect(from, open).toBeGreaterThanOrEqual(0);
+  expect(to, close).toBeGreaterThan(from);
+  return text.slice(from + open.length, to);
+}
+
+/**
+ * The UserData: Fn::If UseWindows with one whole Fn::Sub script per branch.
+ * `linux` has ${WorkerEnv} written out as in docker-autoscaler mode; `env` is
+ * the fleet.env lines both scripts write, `workerEnv` the Linux-only extra.
+ */
 function userDataParts() {
-  const join = launchData.UserData['Fn::Base64']['Fn::Join'] as [string, unknown[]];
-  expect(join[0]).toBe('');
-  const [head, env, workerEnv, tail] = join[1] as any[];
-  const [cond, winHead, linuxHead] = head['Fn::If'];
-  const [cond2, workerEnvSub, noWorkerEnv] = workerEnv['Fn::If'];
-  const [cond3, winTail, linuxTail] = tail['Fn::If'];
-  expect([cond, cond2, cond3]).toEqual(['UseWindows', 'UseDockerAutoscaler', 'UseWindows']);
+  const [cond, windowsSub, linuxSub] = launchData.UserData['Fn::Base64']['Fn::If'];
+  expect(cond).toBe('UseWindows');
+  const [windows, windowsVariables] = windowsSub['Fn::Sub'] as [string, Record<string, any>];
+  const [linuxText, linuxVariables] = linuxSub['Fn::Sub'] as [string, Record<string, any>];
+  const [cond2, workerEnvSub, noWorkerEnv] = linuxVariables.WorkerEnv['Fn::If'];
+  expect(cond2).toBe('UseDockerAutoscaler');
   expect(noWorkerEnv).toBe('');
-  const text = (sub: any): string =>
-    typeof sub['Fn::Sub'] === 'string' ? sub['Fn::Sub'] : sub['Fn::Sub'][0];
+  const workerEnv = workerEnvSub['Fn::Sub'][0] as string;
+  const windowsEnv = between(windows, "-Value @'\n", "'@\n");
+  const linuxEnv = between(linuxText, "<<'FLEET_ENV'\n", '${WorkerEnv}FLEET_ENV\n');
   return {
-    linux: text(linuxHead) + text(env) + text(workerEnvSub) + text(linuxTail),
-    windows: text(winHead) + text(env) + text(winTail),
-    env: text(env),
-    workerEnv: text(workerEnvSub),
-    envVariables: env['Fn::Sub'][1] as Record<string, unknown>,
+    linux: linuxText.replace('${WorkerEnv}', workerEnv),
+    windows,
+    env: linuxEnv,
+    windowsEnv,
+    workerEnv,
+    linuxVariables,
+    windowsVariables,
   };
 }
 
@@ -77,13 +92,22 @@ describe('runner-fleet.yaml launch template', () => {
       expect(p.NoEcho, name).toBeUndefined();
       expect(String(p.Default ?? ''), name).not.toMatch(/^glrt-/);
     }
-    expect(userDataParts().envVariables.TokenSource).toEqual({
-      'Fn::If': [
-        'UseSsmToken',
-        { 'Fn::Sub': 'ssm:${RunnerTokenParameterName}' },
-        { 'Fn::Sub': 'secretsmanager:${RunnerTokenSecretName}' },
-      ],
-    });
+    for (const variables of [userDataParts().linuxVariables, userDataParts().windowsVariables]) {
+      expect(variables.TokenSource).toEqual({
+        'Fn::If': [
+          'UseSsmToken',
+          { 'Fn::Sub': 'ssm:${RunnerTokenParameterName}' },
+          { 'Fn::Sub': 'secretsmanager:${RunnerTokenSecretName}' },
+        ],
+      });
+    }
+  });
+
+  it('writes the same fleet.env from both scripts, with the same values (each branch is one whole script)', () => {
+    const { env, windowsEnv, linuxVariables, windowsVariables } = userDataParts();
+    expect(windowsEnv).toBe(env);
+    const { WorkerEnv: _linuxOnly, ...shared } = linuxVariables;
+    expect(windowsVariables).toEqual(shared);
   });
 
   it('writes exactly the fleet.env keys of the instance contract', () => {

@@ -1,8 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} here is CloudFormation Fn::Sub syntax, not a JS template.
 // The Windows UserData bootstrap is PowerShell inside Fn::Sub, and nothing
 // runs PowerShell here: render it from the parsed template the way
-// CloudFormation would (Fn::Join of Fn::If/Fn::Sub pieces, UseWindows true,
-// every ${...} replaced by a plausible parameter value) and parse it with
+// CloudFormation would (Fn::If on UseWindows picks the branch, one whole
+// Fn::Sub script; every ${...} replaced by a plausible parameter value; a
+// Fn::Join or a nested Fn::If is rendered too should one appear) and parse it with
 // tree-sitter-powershell. The Linux branch is checked with bash -n in
 // runner-fleet.test.ts ('renders a Linux bootstrap that bash parses').
 import { join } from 'node:path';

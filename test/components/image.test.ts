@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv } from '../support/cli-process.ts';
-import { ROOT } from '../support/emulator.ts';
+import { freePort, ROOT } from '../support/emulator.ts';
 
 describe('the image', () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -41,10 +41,11 @@ describe('the image', () => {
   });
 
   // --preserve-symlinks keeps module resolution inside the production-only tree.
-  const run = (...args: string[]) =>
+  const run = (...args: string[]) => runWith({}, ...args);
+  const runWith = (env: NodeJS.ProcessEnv, ...args: string[]) =>
     spawnSync(process.execPath, ['--preserve-symlinks', join(home, 'bin', 'runner-fleet.js'), ...args], {
       cwd: home,
-      env: isolatedEnv({ NODE_PATH: join(home, 'node_modules') }),
+      env: isolatedEnv({ NODE_PATH: join(home, 'node_modules'), ...env }),
       encoding: 'utf8',
     });
 
@@ -60,6 +61,28 @@ describe('the image', () => {
     expect(deploy.stderr).not.toMatch(/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/);
     expect(deploy.status, deploy.stderr).toBe(2);
     expect(deploy.stderr).toMatch(/region/i);
+  });
+
+  it('loads the web-identity provider of an aws_auth oidc job', async () => {
+    // Nothing listens there: the assume fails after the provider module has loaded.
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const status = runWith(
+      {
+        AWS_REGION: 'eu-west-1',
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_MAX_ATTEMPTS: '1',
+        RUNNER_FLEET_AWS_TIMEOUT_SECONDS: '2',
+        RUNNER_FLEET_AWS_AUTH: 'oidc',
+        RUNNER_FLEET_AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/runner-fleet-deployer',
+        RUNNER_FLEET_AWS_ID_TOKEN: 'eyJhbGciOiJSUzI1NiJ9.e30.aW1hZ2UtdGVzdA',
+      },
+      'status',
+      '--stack-name',
+      'x',
+    );
+    expect(status.stderr).not.toMatch(/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/);
+    expect(status.status, status.stderr).toBe(2);
+    expect(status.stderr).toContain('STS did not answer');
   });
 
   it('copies only files the build context holds (.dockerignore lets each COPY source in)', () => {

@@ -104,6 +104,12 @@ describe('component files', () => {
         expect(job.image).toBe(DEFAULT_IMAGE);
         expect(job.tags).toEqual([]);
         expect(job.id_tokens).toEqual({ RUNNER_FLEET_AWS_ID_TOKEN: { aud: 'sts.amazonaws.com' } });
+        // What the CLI reads to assume the role and to find the runner token (aws/clients.ts, config/runner-token-variable.ts).
+        expect(job.variables).toMatchObject({
+          RUNNER_FLEET_AWS_AUTH: 'oidc',
+          RUNNER_FLEET_AWS_ROLE_ARN: '',
+          RUNNER_FLEET_RUNNER_TOKEN_VARIABLE: 'RUNNER_FLEET_RUNNER_TOKEN',
+        });
       }
     });
 
@@ -131,10 +137,8 @@ describe('component files', () => {
       expect(component.text).not.toMatch(
         /echo[^\n]*\$\{?(RUNNER_FLEET_AWS_ID_TOKEN|RUNNER_FLEET_GITLAB_TOKEN|AWS_SECRET|CI_JOB_TOKEN)/,
       );
-      // The ID token goes only into a file.
-      for (const line of component.text.split('\n').filter((l) => l.includes('$RUNNER_FLEET_AWS_ID_TOKEN'))) {
-        expect(line).toMatch(/>"\$AWS_WEB_IDENTITY_TOKEN_FILE"$/);
-      }
+      // The CLI reads the ID token from the environment: no shell touches it or writes it to a file.
+      expect(component.text).not.toMatch(/\$\{?RUNNER_FLEET_AWS_ID_TOKEN|AWS_WEB_IDENTITY_TOKEN_FILE|mktemp/);
     });
   });
 

@@ -9,11 +9,13 @@
  *   restXml (S3)         the method, path and query name the operation
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../support/loopback.ts';
 
 export interface RecordedRequest {
   service: string;
   region: string;
+  /** The access key id that signed the request; empty for an unsigned one (STS AssumeRoleWithWebIdentity). */
+  accessKeyId: string;
   operation: string;
   /** Query/JSON parameters, or for S3 the bucket/key and query. */
   params: Record<string, unknown>;
@@ -60,10 +62,9 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       forwarded.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     take() {
       const taken = requests.slice(mark);
@@ -84,12 +85,15 @@ function parseRequest(
   headers: Record<string, string | string[] | undefined>,
   body: Buffer,
 ): RecordedRequest {
-  const scope = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(String(headers.authorization));
-  const region = scope?.[1] ?? '';
-  const service = scope?.[2] ?? '';
+  const scope = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(
+    String(headers.authorization),
+  );
+  const accessKeyId = scope?.[1] ?? '';
+  const region = scope?.[2] ?? '';
+  const service = scope?.[3] ?? '';
   const text = body.toString('utf8');
   const parsed = new URL(url, 'http://proxy');
-  const base = { service, region, method, path: parsed.pathname, body: text };
+  const base = { service, region, accessKeyId, method, path: parsed.pathname, body: text };
   const target = headers['x-amz-target'];
   if (typeof target === 'string') {
     return { ...base, operation: target.split('.').pop() ?? '', params: text ? JSON.parse(text) : {} };

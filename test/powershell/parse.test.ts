@@ -111,13 +111,14 @@ const LINUX_ONLY = new Set([
   'log_warn',
   'log_error', // PowerShell passes the level to Write-FleetLog
   '_imds_fetch', // curl status handling; Invoke-WebRequest throws instead
-  '_pkg_kind',
-  'pkg_install', // dnf/apt; Windows installs the runner binary directly
+  'pkg_kind',
+  'pkg_install', // dnf/apt; Windows installs the runner binary and two MSIs directly
   'runner_install_dropin', // systemd drop-in; the Windows service maps stop to SIGQUIT itself
   '_resume_unit_remove', // systemd unit cleanup; Unregister-ScheduledTask inline
   '_bootstrap_on_err',
   '_bootstrap_on_exit', // trap handlers; try/catch in Invoke-Bootstrap
   'runner_package_arch', // deb/rpm file names; Windows downloads the one .exe
+  'runner_docker_toml', // the [runners.docker] block docker.sh and docker-autoscaler.sh share; docker.ps1 is Windows' only docker script
   'runner_service_restart',
   'runner_restart_after_register', // the Linux package's post-install starts the service; Windows installs it only after register
   // FleetMode docker-autoscaler is Linux only (Rule DockerAutoscalerManagerIsLinux): docker-autoscaler.sh, lib/fleeting.sh.
@@ -366,6 +367,6 @@ describe('Windows behaviour that parsing alone would not catch', () => {
   });
 
   it('the CloudWatch agent is installed from the official MSI when missing', () => {
-    expect(read('lib/Bootstrap.ps1')).toMatch(/windows\/amd64\/latest\/amazon-cloudwatch-agent\.msi/);
+    expect(read('lib/Packages.ps1')).toMatch(/windows\/amd64\/latest\/amazon-cloudwatch-agent\.msi/);
   });
 });

@@ -11,16 +11,14 @@ import { describe, expect, it } from 'vitest';
 import { parseCloudFormationDocument } from '../../scripts/config/cfn-yaml.ts';
 import { resolveParameters } from '../../scripts/config/stack-parameters.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
+import { parameterUsers } from '../../scripts/config/template-references.ts';
 import {
   buildPreviewReport,
   classifyResourceChange,
-  evaluateGate,
-  type GateOptions,
   type PreviewReport,
-  parameterUsers,
-  renderMarkdown,
-  summaryLine,
-} from '../../scripts/render/change-set-report.ts';
+} from '../../scripts/preview/classify.ts';
+import { evaluateGate, type GateOptions } from '../../scripts/preview/gate.ts';
+import { renderMarkdown, summaryLine } from '../../scripts/render/change-set-report.ts';
 import { renderTerraformReport, terraformReport } from '../../scripts/render/terraform-report.ts';
 import {
   expectGolden,

@@ -9,7 +9,8 @@ import {
   displayValue,
   resolveParameters,
 } from '../../scripts/config/stack-parameters.ts';
-import { parseTemplate, unresolvedReferences } from '../../scripts/config/template.ts';
+import { parseTemplate } from '../../scripts/config/template.ts';
+import { unresolvedReferences } from '../../scripts/config/template-references.ts';
 import { InputError } from '../../scripts/errors.ts';
 
 const TEMPLATE = `

@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describesFleetInstance,
-  fleetRunnerIdFor,
   jobRunnerFromEnv,
   ownFleetVerdict,
   refuseOwnFleet,
 } from '../../scripts/config/own-fleet.ts';
 import { InputError } from '../../scripts/errors.ts';
+import { fleetRunnerIdFor } from '../../scripts/gitlab/runners.ts';
 import type { Logger } from '../../scripts/log.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';

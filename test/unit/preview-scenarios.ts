@@ -5,7 +5,7 @@ import type { DescribeChangeSetCommandOutput, Stack } from '@aws-sdk/client-clou
 import { expect } from 'vitest';
 import { parseCloudFormationDocument } from '../../scripts/config/cfn-yaml.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
-import { parameterUsers } from '../../scripts/render/change-set-report.ts';
+import { parameterUsers } from '../../scripts/config/template-references.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const fleetTemplate = parseTemplate(

@@ -11,12 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { loadRunnerSettings } from '../../scripts/commands/create-runner-settings.ts';
 import { reconcileMode } from '../../scripts/commands/reconcile-command.ts';
 import { planReconcile, renderReconcileTable } from '../../scripts/commands/reconcile-plan.ts';
-import { tokenExpiryResult } from '../../scripts/commands/smoke-test.ts';
 import { InputError } from '../../scripts/errors.ts';
 import { createGitLabClient, retryAfterMs } from '../../scripts/gitlab/client.ts';
 import { type RunnerDetails, settingChanges } from '../../scripts/gitlab/runner-admin.ts';
 import type { RunnerManager } from '../../scripts/gitlab/runners.ts';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
+import { tokenExpiryResult } from '../../scripts/smoke-test/evaluate.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-identity-'));
 function settingsFile(text: string): string {

@@ -1,24 +1,28 @@
-# shellcheck shell=bash
-# The launch flow shared by docker.sh and shell.sh. The executor script
-# defines executor_prepare (install prerequisites), executor_template (the
-# [[runners]] template), executor_name and executor_register_args, then
-# calls bootstrap_main.
+# shellcheck shell=bash source-path=SCRIPTDIR
+# The launch flow shared by docker.sh, docker-autoscaler.sh and shell.sh.
+# The executor script sources this file (it sources every library a launch
+# needs), then defines executor_prepare (install prerequisites),
+# executor_template (the [[runners]] template), executor_name and
+# executor_register_args, and calls bootstrap_main.
 # Any failure reports the step and ends the launch lifecycle action with
 # ABANDON, so a broken instance never enters service. Safe to run twice.
-# Requires lib/common.sh, lib/imds.sh, lib/lifecycle.sh, lib/runner.sh.
+
+rf_lib_dir="$(dirname "${BASH_SOURCE[0]}")"
+. "$rf_lib_dir/common.sh"
+. "$rf_lib_dir/imds.sh"
+. "$rf_lib_dir/lifecycle.sh"
+. "$rf_lib_dir/packages.sh"
+. "$rf_lib_dir/runner.sh"
+. "$rf_lib_dir/extras.sh"
+. "$rf_lib_dir/job-imds.sh"
+# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
+. "$rf_lib_dir/token.sh"
 
 readonly RF_MARKER_PATCHED=patched
 readonly RF_MARKER_REBOOTED=rebooted-after-patch
 readonly RF_MARKER_LAUNCH_DONE=launch-completed
 readonly RF_RESUME_UNIT=runner-fleet-bootstrap-resume.service
 readonly RF_AGENT_UNIT=runner-fleet-lifecycle.service
-# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
-# whichever is smaller (heartbeats do not extend that); a drain must end early
-# enough to unregister and complete the action itself.
-readonly RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS=172800
-readonly RF_DRAIN_COMPLETION_MARGIN_SECONDS=300
-# shellcheck source=runner_configs/linux/lib/job-imds.sh
-. "$(dirname "${BASH_SOURCE[0]}")/job-imds.sh"
 
 # ERR records where a command failed; EXIT (also reached through die, which
 # ERR does not see) stops the launch heartbeats, and after a failure reports
@@ -36,7 +40,7 @@ _bootstrap_on_exit() {
     if runner_is_registered; then
       RF_CURRENT_STEP=unregister
       log_warn "the launch failed after registration: unregistering this runner manager before ABANDON"
-      runner_unregister || log_error "unregister after the failed launch failed; GitLab removes the stale runner manager after 7 days"
+      runner_unregister "$RF_UNREGISTER_TIMEOUT_SECONDS" || log_error "unregister after the failed launch failed; GitLab removes the stale runner manager after 7 days"
     fi
     if [[ -n "${RF_INSTANCE_ID:-}" && -n "${RF_ASG_NAME:-}" ]]; then
       RF_CURRENT_STEP=abandon
@@ -44,26 +48,6 @@ _bootstrap_on_exit() {
     fi
   fi
   exit "$status"
-}
-
-# fleet_settings: derived settings, after fleet.env is loaded.
-fleet_settings() {
-  rf_require RF_REGION RF_GITLAB_URL RF_EXECUTOR RF_CONCURRENT RF_TOKEN_SOURCE RF_METRICS_NAMESPACE
-  # Heartbeat at a third of the hook's timeout so two lost heartbeats in a
-  # row still do not let the hook expire.
-  readonly RF_HEARTBEAT_INTERVAL_SECONDS="${RF_HEARTBEAT_INTERVAL_SECONDS:-$((${RF_HEARTBEAT_TIMEOUT:-600} / 3))}"
-  # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
-  # timeout, 48 h) - margin, so the drain still completes the action itself
-  # (CloudFormation Rules cannot do this arithmetic).
-  RF_MAX_DRAIN_SECONDS="${RF_MAX_DRAIN_SECONDS:-10800}"
-  local drain_limit=$((100 * ${RF_HEARTBEAT_TIMEOUT:-600}))
-  if ((drain_limit > RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS)); then drain_limit=$RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS; fi
-  drain_limit=$((drain_limit - RF_DRAIN_COMPLETION_MARGIN_SECONDS))
-  if ((RF_MAX_DRAIN_SECONDS > drain_limit)); then
-    log_warn "RF_MAX_DRAIN_SECONDS=$RF_MAX_DRAIN_SECONDS exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=${RF_HEARTBEAT_TIMEOUT:-600}, at most 48 h) minus ${RF_DRAIN_COMPLETION_MARGIN_SECONDS}s; draining at most ${drain_limit}s"
-    RF_MAX_DRAIN_SECONDS=$drain_limit
-  fi
-  export RF_MAX_DRAIN_SECONDS
 }
 
 # os_patch SCOPE: all | security | none. The launch hook is heartbeated by
@@ -78,7 +62,7 @@ os_patch() {
     log_info "patches already applied at $(cat "$RF_STATE_DIR/$RF_MARKER_PATCHED")"
     return 0
   fi
-  case "$scope:$(_pkg_kind)" in
+  case "$scope:$(pkg_kind)" in
     none:*) log_info "RF_PATCH_SCOPE=none: not patching" ;;
     all:rpm) retry "dnf upgrade" dnf upgrade -y -q --refresh ;;
     security:rpm) retry "dnf upgrade --security" dnf upgrade -y -q --refresh --security ;;
@@ -148,40 +132,6 @@ _resume_unit_remove() {
     rm -f "$RF_SYSTEMD_DIR/$RF_RESUME_UNIT"
     systemctl daemon-reload
   fi
-}
-
-# cwagent_install: amazon-cloudwatch-agent is in the Amazon Linux 2023
-# repositories but not in Ubuntu's; there the official .deb from the
-# amazoncloudwatch-agent bucket is installed.
-readonly RF_CWAGENT_DOWNLOAD_BASE="${RF_CWAGENT_DOWNLOAD_BASE:-https://amazoncloudwatch-agent.s3.amazonaws.com}"
-cwagent_install() {
-  command -v amazon-cloudwatch-agent-ctl >/dev/null 2>&1 && return 0
-  if [[ "$(_pkg_kind)" == deb ]]; then
-    local arch deb
-    arch="$(runner_package_arch deb "$(uname -m)" latest)" || die "unsupported architecture $(uname -m)"
-    deb="$(mktemp -d)/amazon-cloudwatch-agent.deb"
-    retry "download amazon-cloudwatch-agent.deb" curl -fsSL --max-time "$RF_DOWNLOAD_MAX_TIME_SECONDS" -o "$deb" \
-      "$RF_CWAGENT_DOWNLOAD_BASE/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb" ||
-      die "cannot download the CloudWatch agent from $RF_CWAGENT_DOWNLOAD_BASE"
-    pkg_install "$deb"
-    rm -rf "$(dirname "$deb")"
-  else
-    pkg_install amazon-cloudwatch-agent
-  fi
-}
-
-# aws_cli_install: Amazon Linux 2023 ships the AWS CLI; Ubuntu 24.04 AMIs
-# may not (and its apt has no awscli package): install the snap there.
-aws_cli_install() {
-  command -v aws >/dev/null 2>&1 && return 0
-  case "$(_pkg_kind)" in
-    rpm) pkg_install awscli-2 ;;
-    deb)
-      command -v snap >/dev/null 2>&1 || die "the AWS CLI is missing and snap is not available; use an AMI with the AWS CLI"
-      retry "snap install aws-cli" snap install aws-cli --classic
-      ;;
-    *) die "the AWS CLI is missing and there is no supported package manager" ;;
-  esac
 }
 
 # logs_ship: amazon-cloudwatch-agent tails the fleet's log files into
@@ -284,7 +234,3 @@ bootstrap_main() {
   RF_CURRENT_STEP=finished
   log_info "instance $RF_INSTANCE_ID is in service"
 }
-
-# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
-# shellcheck source=runner_configs/linux/lib/token.sh
-. "$(dirname "${BASH_SOURCE[0]}")/token.sh"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared helpers for every runner-fleet script on Linux: paths, named timeouts,
-# logging, the fleet.env parser, retry with backoff, step tracking and file
-# writes that change nothing when the content is already right.
+# logging, the fleet.env parser and the settings derived from it, retry with
+# backoff, step tracking and file writes that change nothing when the content
+# is already right.
 # Sourced, never run. Every path and timeout can be overridden from the
 # environment so the test suite runs unprivileged with short intervals; the
 # defaults are the production values.
@@ -79,6 +80,12 @@ readonly RF_DOWNLOAD_MAX_TIME_SECONDS="${RF_DOWNLOAD_MAX_TIME_SECONDS:-900}"
 # three attempts with back-off separate "blip" from "wrong token / no route".
 readonly RF_VERIFY_ATTEMPTS="${RF_VERIFY_ATTEMPTS:-3}"
 
+# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
+# whichever is smaller (heartbeats do not extend that); a drain must end early
+# enough to unregister and complete the action itself.
+readonly RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS=172800
+readonly RF_DRAIN_COMPLETION_MARGIN_SECONDS=300
+
 # AWS CLI: standard retry mode with 5 attempts absorbs API throttling.
 export AWS_RETRY_MODE="${AWS_RETRY_MODE:-standard}"
 export AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-5}"
@@ -136,6 +143,27 @@ rf_require() {
     [[ -n "${!key:-}" ]] || missing+=("$key")
   done
   ((${#missing[@]} == 0)) || die "missing in $RF_ENV_FILE: ${missing[*]}"
+}
+
+# fleet_settings: the settings derived from fleet.env, after rf_load_env;
+# the bootstrap and the lifecycle agent both start with it.
+fleet_settings() {
+  rf_require RF_REGION RF_GITLAB_URL RF_EXECUTOR RF_CONCURRENT RF_TOKEN_SOURCE RF_METRICS_NAMESPACE
+  # Heartbeat at a third of the hook's timeout so two lost heartbeats in a
+  # row still do not let the hook expire.
+  readonly RF_HEARTBEAT_INTERVAL_SECONDS="${RF_HEARTBEAT_INTERVAL_SECONDS:-$((${RF_HEARTBEAT_TIMEOUT:-600} / 3))}"
+  # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
+  # timeout, 48 h) - margin, so the drain still completes the action itself
+  # (CloudFormation Rules cannot do this arithmetic).
+  RF_MAX_DRAIN_SECONDS="${RF_MAX_DRAIN_SECONDS:-10800}"
+  local drain_limit=$((100 * ${RF_HEARTBEAT_TIMEOUT:-600}))
+  if ((drain_limit > RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS)); then drain_limit=$RF_LIFECYCLE_GLOBAL_TIMEOUT_MAX_SECONDS; fi
+  drain_limit=$((drain_limit - RF_DRAIN_COMPLETION_MARGIN_SECONDS))
+  if ((RF_MAX_DRAIN_SECONDS > drain_limit)); then
+    log_warn "RF_MAX_DRAIN_SECONDS=$RF_MAX_DRAIN_SECONDS exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=${RF_HEARTBEAT_TIMEOUT:-600}, at most 48 h) minus ${RF_DRAIN_COMPLETION_MARGIN_SECONDS}s; draining at most ${drain_limit}s"
+    RF_MAX_DRAIN_SECONDS=$drain_limit
+  fi
+  export RF_MAX_DRAIN_SECONDS
 }
 
 # retry DESCRIPTION CMD...: run CMD up to RF_RETRY_ATTEMPTS times with

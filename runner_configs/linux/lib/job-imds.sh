@@ -15,7 +15,8 @@
 #
 # The rules live in their own chain, rebuilt by one idempotent function, and a
 # oneshot unit applies them again at every boot before gitlab-runner starts.
-# Requires lib/common.sh. Also runs on its own: job-imds.sh apply USER.
+# Requires lib/common.sh (and lib/packages.sh to install iptables). Also runs
+# on its own: job-imds.sh apply USER.
 
 readonly RF_JOB_IMDS_CHAIN="${RF_JOB_IMDS_CHAIN:-RF-JOB-IMDS}"
 readonly RF_JOB_IMDS_UNIT="${RF_JOB_IMDS_UNIT:-runner-fleet-job-imds.service}"
@@ -45,7 +46,7 @@ job_imds_apply() {
 job_imds_block() {
   local user="$1" self
   if ! command -v iptables >/dev/null 2>&1; then
-    if [[ "$(_pkg_kind)" == deb ]]; then pkg_install iptables; else pkg_install iptables-nft; fi
+    if [[ "$(pkg_kind)" == deb ]]; then pkg_install iptables; else pkg_install iptables-nft; fi
   fi
   job_imds_apply "$user"
   self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/job-imds.sh"

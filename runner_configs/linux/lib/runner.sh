@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Everything about gitlab-runner on this host: install, token, config.toml,
 # register, verify, service control, busy slots, drain, unregister.
-# Requires lib/common.sh.
+# Requires lib/common.sh and lib/packages.sh.
 
 readonly RF_RUNNER_SERVICE="${RF_RUNNER_SERVICE:-gitlab-runner.service}"
 readonly RF_RUNNER_CONFIG="$RF_RUNNER_CONFIG_DIR/config.toml"
@@ -45,19 +45,6 @@ runner_installed_version() {
   gitlab-runner --version 2>/dev/null | awk '/^Version:/ {print $2; exit}'
 }
 
-_pkg_kind() {
-  if command -v dnf >/dev/null 2>&1; then echo rpm; elif command -v apt-get >/dev/null 2>&1; then echo deb; else return 1; fi
-}
-
-# pkg_install PACKAGE_OR_FILE...: install OS packages with the native tool.
-pkg_install() {
-  case "$(_pkg_kind)" in
-    rpm) retry "dnf install $*" dnf install -y -q "$@" ;;
-    deb) retry "apt-get install $*" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ;;
-    *) die "no supported package manager (dnf or apt-get)" ;;
-  esac
-}
-
 # runner_package_arch KIND MACHINE VERSION: the architecture part of GitLab's
 # package file name (gitlab-runner-downloads bucket, <ref>/<kind>/gitlab-runner_<arch>.<kind>).
 # deb: amd64 / arm64. rpm: since v18.9.0 (and `latest`) the RPM-native names
@@ -93,7 +80,7 @@ runner_install() {
     log_info "gitlab-runner $have already installed"
     return 0
   fi
-  kind="$(_pkg_kind)" || die "no supported package manager (dnf or apt-get)"
+  kind="$(pkg_kind)" || die "no supported package manager (dnf or apt-get)"
   arch="$(runner_package_arch "$kind" "$(uname -m)" "$want")" || die "unsupported architecture $(uname -m)"
   ref="latest"
   [[ "$want" == latest ]] || ref="v$want"
@@ -164,6 +151,24 @@ listen_address = "$RF_RUNNER_LISTEN_ADDRESS"
   session_timeout = 1800
 TOML
   )
+}
+
+# runner_docker_toml EXECUTOR [SETTING...]: the [[runners]] head and the
+# [runners.docker] block every Linux docker fleet shares (the docker executor,
+# and the docker-autoscaler manager whose workers run the same containers);
+# each SETTING is one more line of the block.
+runner_docker_toml() {
+  local executor="$1" setting
+  shift
+  cat <<TOML
+[[runners]]
+  executor = "$executor"
+  [runners.docker]
+    image = "${RF_DOCKER_IMAGE:-alpine:3.20}"
+    privileged = false
+    volumes = ["/cache"]
+TOML
+  for setting in "$@"; do printf '    %s\n' "$setting"; done
 }
 
 # runner_cache_toml: the [runners.cache] block for the stack's S3 bucket.

@@ -10,7 +10,8 @@
 # parameter; the lifecycle agent notices the new version and swaps the token
 # into config.toml, which gitlab-runner reloads (it checks the file every 3 s)
 # without touching running jobs: they report with their own job tokens.
-# Sourced by lib/bootstrap.sh; needs lib/common.sh and lib/runner.sh.
+# Sourced by lib/bootstrap.sh and the lifecycle agent; needs lib/common.sh and
+# lib/runner.sh.
 
 # How often the agent asks SSM for the parameter's version: well inside the
 # minute a rotation may leave new jobs waiting, far below SSM's rate limits

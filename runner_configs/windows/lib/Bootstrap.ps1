@@ -1,35 +1,24 @@
 # The launch flow shared by docker.ps1 and shell.ps1; mirrors
-# runner_configs/linux/lib/bootstrap.sh. The executor script defines
-# Initialize-ExecutorPrerequisites, Get-ExecutorTemplate and
-# Get-ExecutorName and Get-ExecutorRegisterArgs, then calls Invoke-Bootstrap.
+# runner_configs/linux/lib/bootstrap.sh. The executor script dot-sources this
+# file (it dot-sources every library a launch needs), then defines
+# Initialize-ExecutorPrerequisites, Get-ExecutorTemplate, Get-ExecutorName
+# and Get-ExecutorRegisterArgs, and calls Invoke-Bootstrap.
 Set-StrictMode -Version Latest
+. (Join-Path $PSScriptRoot 'Common.ps1')
+. (Join-Path $PSScriptRoot 'Imds.ps1')
+. (Join-Path $PSScriptRoot 'Lifecycle.ps1')
+. (Join-Path $PSScriptRoot 'Packages.ps1')
+. (Join-Path $PSScriptRoot 'Runner.ps1')
+. (Join-Path $PSScriptRoot 'Extras.ps1')
 . (Join-Path $PSScriptRoot 'Job-Imds.ps1')
+# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
+. (Join-Path $PSScriptRoot 'Token.ps1')
 
 $script:MarkerPatched = 'patched'
 $script:MarkerRebooted = 'rebooted-after-patch'
 $script:MarkerLaunchDone = 'launch-completed'
 $script:ResumeTaskName = 'runner-fleet-bootstrap-resume'
 $script:AgentTaskName = 'runner-fleet-lifecycle'
-# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
-# whichever is smaller; a drain must end early enough to unregister and
-# complete the action itself (as RF_DRAIN_COMPLETION_MARGIN_SECONDS in bash).
-$script:LifecycleGlobalTimeoutMaxSeconds = 172800
-$script:DrainCompletionMarginSeconds = 300
-
-function Initialize-FleetSettings {
-    Assert-FleetSettings @('RF_REGION', 'RF_GITLAB_URL', 'RF_EXECUTOR', 'RF_CONCURRENT', 'RF_TOKEN_SOURCE', 'RF_METRICS_NAMESPACE')
-    # A third of the hook's timeout: two lost heartbeats still leave it alive.
-    $script:RfHeartbeatIntervalSeconds = [int](Get-Setting 'RF_HEARTBEAT_INTERVAL_SECONDS' ([int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600) / 3))
-    # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
-    # timeout, 48 h) - margin, so the drain still completes the action itself.
-    $script:RfMaxDrainSeconds = [int](Get-Setting 'RF_MAX_DRAIN_SECONDS' 10800)
-    $heartbeatTimeout = [int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600)
-    $drainLimit = [Math]::Min(100 * $heartbeatTimeout, $script:LifecycleGlobalTimeoutMaxSeconds) - $script:DrainCompletionMarginSeconds
-    if ($script:RfMaxDrainSeconds -gt $drainLimit) {
-        Write-FleetLog 'WARN' "RF_MAX_DRAIN_SECONDS=$($script:RfMaxDrainSeconds) exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=$heartbeatTimeout, at most 48 h) minus $($script:DrainCompletionMarginSeconds)s; draining at most $($drainLimit)s"
-        $script:RfMaxDrainSeconds = $drainLimit
-    }
-}
 
 # Install-OsPatches: Windows Update through its COM API (no PSWindowsUpdate
 # module needed); the heartbeat loop Invoke-Bootstrap starts after the
@@ -83,34 +72,6 @@ function Restart-OsIfRequired([string]$Script) {
     Write-FleetLog 'INFO' 'patches need a reboot; rebooting, the bootstrap resumes afterwards'
     Restart-Computer -Force
     return $true
-}
-
-$script:RfCwAgentDownloadBase = Get-Setting 'RF_CWAGENT_DOWNLOAD_BASE' 'https://amazoncloudwatch-agent.s3.amazonaws.com'
-$script:RfCwAgentCtl = Join-Path $env:ProgramFiles 'Amazon\AmazonCloudWatchAgent\amazon-cloudwatch-agent-ctl.ps1'
-
-# Install-CloudWatchAgent: not on every Windows AMI; the official MSI from
-# the amazoncloudwatch-agent bucket when missing.
-function Install-CloudWatchAgent {
-    if (Test-Path -LiteralPath $script:RfCwAgentCtl) { return }
-    $msi = Join-Path $env:TEMP 'amazon-cloudwatch-agent.msi'
-    $url = "$($script:RfCwAgentDownloadBase.TrimEnd('/'))/windows/amd64/latest/amazon-cloudwatch-agent.msi"
-    Write-FleetLog 'INFO' "installing the CloudWatch agent from $url"
-    Invoke-WithRetry 'download amazon-cloudwatch-agent.msi' { Invoke-WebRequest -Uri $url -OutFile $msi -TimeoutSec $script:RfDownloadMaxTimeSeconds -UseBasicParsing }
-    $process = Start-Process -FilePath 'msiexec.exe' -ArgumentList @('/i', "`"$msi`"", '/qn', '/norestart') -Wait -PassThru
-    if ($process.ExitCode -notin @(0, 3010)) { Stop-WithError "CloudWatch agent MSI failed with exit code $($process.ExitCode)" }
-    Remove-Item -LiteralPath $msi -Force -ErrorAction SilentlyContinue
-    if (-not (Test-Path -LiteralPath $script:RfCwAgentCtl)) { Stop-WithError "CloudWatch agent installed but $($script:RfCwAgentCtl) is missing" }
-}
-
-# Install-AwsCli: the AWS CLI v2 MSI when aws.exe is missing (the scripts
-# call it for lifecycle actions, protection, metrics and the token).
-function Install-AwsCli {
-    if (Get-Command aws -ErrorAction SilentlyContinue) { return }
-    $msi = Join-Path $env:TEMP 'AWSCLIV2.msi'
-    Invoke-WithRetry 'download AWSCLIV2.msi' { Invoke-WebRequest -Uri 'https://awscli.amazonaws.com/AWSCLIV2.msi' -OutFile $msi -TimeoutSec $script:RfDownloadMaxTimeSeconds -UseBasicParsing }
-    $process = Start-Process -FilePath 'msiexec.exe' -ArgumentList @('/i', "`"$msi`"", '/qn', '/norestart') -Wait -PassThru
-    if ($process.ExitCode -notin @(0, 3010)) { Stop-WithError "AWS CLI MSI failed with exit code $($process.ExitCode)" }
-    $env:Path = "$env:Path;$env:ProgramFiles\Amazon\AWSCLIV2"
 }
 
 # Install-LogShipping: amazon-cloudwatch-agent ships the log files.
@@ -198,6 +159,3 @@ function Invoke-Bootstrap([string]$Script) {
         Stop-HeartbeatLoop
     }
 }
-
-# The runner token's life on the instance: never rotated here, swapped in when SSM has a new one.
-. (Join-Path $PSScriptRoot 'Token.ps1')

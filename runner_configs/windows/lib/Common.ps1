@@ -1,6 +1,7 @@
 # Shared helpers for every runner-fleet script on Windows: paths, named
-# timeouts, logging, the fleet.env parser, retry with back-off, step
-# tracking. Dot-sourced, never run. Mirrors runner_configs/linux/lib/common.sh.
+# timeouts, logging, the fleet.env parser and the settings derived from it,
+# retry with back-off, step tracking. Dot-sourced, never run. Mirrors
+# runner_configs/linux/lib/common.sh.
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
@@ -59,6 +60,12 @@ $script:RfDownloadMaxTimeSeconds = [int](Get-Setting 'RF_DOWNLOAD_MAX_TIME_SECON
 # verify attempts: a blip at boot versus a wrong token or no route.
 $script:RfVerifyAttempts = [int](Get-Setting 'RF_VERIFY_ATTEMPTS' 3)
 
+# AWS ends a lifecycle action after 100 x its heartbeat timeout or 48 h,
+# whichever is smaller; a drain must end early enough to unregister and
+# complete the action itself (as RF_DRAIN_COMPLETION_MARGIN_SECONDS in bash).
+$script:LifecycleGlobalTimeoutMaxSeconds = 172800
+$script:DrainCompletionMarginSeconds = 300
+
 $env:AWS_RETRY_MODE = Get-Setting 'AWS_RETRY_MODE' 'standard'
 $env:AWS_MAX_ATTEMPTS = Get-Setting 'AWS_MAX_ATTEMPTS' '5'
 
@@ -99,6 +106,23 @@ function Read-FleetEnv([string]$Path = $script:RfEnvFile) {
 function Assert-FleetSettings([string[]]$Keys) {
     $missing = @($Keys | Where-Object { [string]::IsNullOrEmpty([Environment]::GetEnvironmentVariable($_)) })
     if ($missing.Count -gt 0) { Stop-WithError "missing in $($script:RfEnvFile): $($missing -join ' ')" }
+}
+
+# Initialize-FleetSettings: the settings derived from fleet.env, after
+# Read-FleetEnv; the bootstrap and the lifecycle agent both start with it.
+function Initialize-FleetSettings {
+    Assert-FleetSettings @('RF_REGION', 'RF_GITLAB_URL', 'RF_EXECUTOR', 'RF_CONCURRENT', 'RF_TOKEN_SOURCE', 'RF_METRICS_NAMESPACE')
+    # A third of the hook's timeout: two lost heartbeats still leave it alive.
+    $script:RfHeartbeatIntervalSeconds = [int](Get-Setting 'RF_HEARTBEAT_INTERVAL_SECONDS' ([int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600) / 3))
+    # 3 h by default: long CI jobs finish. Capped at min(100 x heartbeat
+    # timeout, 48 h) - margin, so the drain still completes the action itself.
+    $script:RfMaxDrainSeconds = [int](Get-Setting 'RF_MAX_DRAIN_SECONDS' 10800)
+    $heartbeatTimeout = [int](Get-Setting 'RF_HEARTBEAT_TIMEOUT' 600)
+    $drainLimit = [Math]::Min(100 * $heartbeatTimeout, $script:LifecycleGlobalTimeoutMaxSeconds) - $script:DrainCompletionMarginSeconds
+    if ($script:RfMaxDrainSeconds -gt $drainLimit) {
+        Write-FleetLog 'WARN' "RF_MAX_DRAIN_SECONDS=$($script:RfMaxDrainSeconds) exceeds the lifecycle action's global timeout (100 x RF_HEARTBEAT_TIMEOUT=$heartbeatTimeout, at most 48 h) minus $($script:DrainCompletionMarginSeconds)s; draining at most $($drainLimit)s"
+        $script:RfMaxDrainSeconds = $drainLimit
+    }
 }
 
 function Invoke-WithRetry([string]$What, [scriptblock]$Action) {

@@ -5,7 +5,7 @@
 # resetOneRunnerToken), so the launch sets it to zero. A token rotated
 # centrally (runner-fleet rotate-token) is a new version of the SSM parameter;
 # the lifecycle agent swaps it into config.toml, which gitlab-runner reloads
-# without touching running jobs. Dot-sourced by Bootstrap.ps1.
+# without touching running jobs. Dot-sourced by Bootstrap.ps1 and the lifecycle agent.
 Set-StrictMode -Version Latest
 
 # How often the agent asks SSM for the parameter's version (see the bash twin).

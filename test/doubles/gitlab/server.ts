@@ -5,6 +5,7 @@
  * (notes.ts, runners.ts, pipelines.ts) through `addRoute`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenOnLoopback } from '../../support/loopback.ts';
 
 export interface DoubleRequest {
   method: string;
@@ -139,10 +140,7 @@ export async function startGitLabDouble(options: { tokens?: string[] } = {}): Pr
     }
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const url = `http://127.0.0.1:${port}`;
+  const url = await listenOnLoopback(server);
   return {
     url,
     apiUrl: `${url}/api/v4`,

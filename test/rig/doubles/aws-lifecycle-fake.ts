@@ -38,6 +38,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseCloudFormationDocument } from '../../../scripts/config/cfn-yaml.js';
+import { listenOnLoopback } from '../../support/loopback.ts';
 
 export interface HookSpec {
   name: string;
@@ -266,9 +267,7 @@ export async function startAwsLifecycleFake(options: {
       res.end(String(error));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const url = await listenOnLoopback(server);
 
   return {
     url,

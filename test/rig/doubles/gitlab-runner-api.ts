@@ -20,6 +20,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { runnerJobPayload } from '../../doubles/gitlab/runner-job-payload.ts';
+import { listenOnLoopback } from '../../support/loopback.ts';
 
 export interface JobSpec {
   name: string;
@@ -243,9 +244,7 @@ export async function startRunnerApiDouble(): Promise<RunnerApiDouble> {
       res.end(String(error));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  url = await listenOnLoopback(server);
   double.url = url;
   return double;
 }
