@@ -24,8 +24,9 @@ export default defineConfig({
       // The modules that change a fleet must stay well tested; checked whenever coverage runs (CI).
       thresholds: {
         'scripts/commands/deploy.ts': { lines: 85, branches: 75 },
+        'scripts/stack/deploy-template.ts': { lines: 85, branches: 75 },
         'scripts/commands/roll.ts': { lines: 85, branches: 75 },
-        'scripts/commands/change-set.ts': { lines: 85, branches: 70 },
+        'scripts/stack/change-set.ts': { lines: 85, branches: 70 },
         'scripts/commands/smoke-test.ts': { lines: 85, branches: 75 },
       },
     },

@@ -13,6 +13,7 @@ import {
   DeleteStackCommand,
   DescribeChangeSetCommand,
   type DescribeChangeSetCommandOutput,
+  DescribeStackEventsCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
   GetTemplateCommand,
@@ -246,6 +247,15 @@ export async function newStackEvents(
   }
   // Pages run newest first; reversed they read in the order things happened.
   return fresh.reverse();
+}
+
+/**
+ * The ids of a stack's newest events, one page: enough to mark what exists
+ * before an operation, since reading later stops at the first seen event.
+ */
+export async function latestStackEventIds(client: CloudFormationClient, stackId: string): Promise<string[]> {
+  const response = await client.send(new DescribeStackEventsCommand({ StackName: stackId }));
+  return (response.StackEvents ?? []).flatMap((event) => (event.EventId ? [event.EventId] : []));
 }
 
 /** The physical id of one resource of a stack, if the stack has it. */

@@ -15,7 +15,7 @@ import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, systemIdForInstance } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { firstFailureReasons } from '../render/events.ts';
-import { type Clock, followStack, markExistingEvents, systemClock } from './follow-stack.ts';
+import { type Clock, followStack, markExistingEvents, systemClock } from '../stack/follow-stack.ts';
 
 export interface DestroyOptions {
   stackName: string;

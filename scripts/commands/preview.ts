@@ -1,15 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import type {
-  CloudFormationClient,
-  DescribeChangeSetCommandOutput,
-  Parameter,
-  Stack,
-} from '@aws-sdk/client-cloudformation';
-import { describeStack, isInProgress, isNoChangeReason, STUCK_STATUS_ADVICE } from '../aws/cloudformation.ts';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { describeStack } from '../aws/cloudformation.ts';
 import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
-import type { LoadedTemplate } from '../config/template.ts';
 import { parameterUsers } from '../config/template-references.ts';
-import { GateError, InterruptedError, OperationError } from '../errors.ts';
+import { GateError, InterruptedError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
   type MergeRequestRef,
@@ -22,21 +16,15 @@ import { evaluateGate, type GateOptions } from '../preview/gate.ts';
 import { renderMarkdown, summaryLine } from '../render/change-set-report.ts';
 import { renderTerraformReport } from '../render/terraform-report.ts';
 import {
-  CHANGE_SET_MAX_WAIT_SECONDS,
-  changeSetName,
-  createChangeSetFor,
+  createAndAwait,
   discardChangeSet,
   logParameters,
-  type PendingChangeSet,
   planChangeSet,
-  waitForChangeSet,
-} from './change-set.ts';
+  type TemplateInput,
+} from '../stack/change-set.ts';
+import { checkPreviewable } from '../stack/stack-state.ts';
 
-export interface PreviewOptions {
-  stackName: string;
-  template: LoadedTemplate;
-  parameterValues: ReadonlyMap<string, string>;
-  tags: ReadonlyMap<string, string>;
+export interface PreviewOptions extends TemplateInput {
   markdownFile: string | undefined;
   terraformReportFile: string | undefined;
   keepChangeSet: boolean;
@@ -56,99 +44,47 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   const stack = await describeStack(cfn, options.stackName, signal);
   checkPreviewable(stack, options.stackName);
 
-  const { type: changeSetType, resolution } = planChangeSet(stack, options.template, options.parameterValues);
-
+  const plan = planChangeSet('preview', stack, options);
   log.info(
-    `Previewing ${changeSetType === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
+    `Previewing ${plan.type === 'CREATE' ? 'the creation' : 'an update'} of stack ${options.stackName} from ${options.template.path}`,
   );
-  await logParameters(log, resolution);
+  await logParameters(log, plan.resolution);
 
-  const name = changeSetName('preview', new Date());
-  let pending: PendingChangeSet | undefined;
-  let described: { changes: DescribeChangeSetCommandOutput['Changes']; parameters: Parameter[] };
-  let kept = false;
-  try {
-    const created = await createChangeSetFor(
-      cfn,
-      {
-        stackName: options.stackName,
-        name,
-        type: changeSetType,
-        template: options.template,
-        resolution,
-        tags: options.tags,
-        description: `runner-fleet preview of ${options.template.path}`,
-      },
-      log,
-    );
-    if (created === 'no-changes') return await finish(emptyReport(), options, deps);
-    pending = {
-      id: created.changeSetId,
-      stackId: created.stackId,
-      stackCreatedForIt: changeSetType === 'CREATE' && !stack,
-    };
-    signal?.throwIfAborted();
-    log.info(`Change set ${name} created; waiting for CloudFormation to compute it`);
+  const step = await createAndAwait(cfn, log, plan, {
+    includePropertyValues: true,
+    ...(signal ? { signal } : {}),
+  }).catch((error: unknown) => {
+    throw signal?.aborted ? new InterruptedError(`preview of ${options.stackName} interrupted`) : error;
+  });
 
-    const outcome = await waitForChangeSet(cfn, options.stackName, created.changeSetId, {
-      maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
-      includePropertyValues: true,
-      ...(signal ? { abortSignal: signal } : {}),
-    });
-    signal?.throwIfAborted();
-    const noChanges = outcome.status === 'FAILED' && isNoChangeReason(outcome.statusReason);
-    if (outcome.status !== 'CREATE_COMPLETE' && !noChanges) {
-      throw new OperationError(`change set for ${options.stackName} ended in ${outcome.status}`, [
-        outcome.statusReason || 'CloudFormation gave no reason',
-      ]);
-    }
-    described = { changes: outcome.changes, parameters: outcome.pages[0]?.Parameters ?? [] };
-
-    kept = options.keepChangeSet && !noChanges;
+  const outcome = step.kind === 'changes' ? step.changeSet.outcome : step.outcome;
+  const kept = step.kind === 'changes' && options.keepChangeSet;
+  if (step.kind === 'changes') {
     if (kept) {
       log.info(
-        `Kept change set ${name}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${name}`,
+        `Kept change set ${step.changeSet.name}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${step.changeSet.name}`,
       );
     } else {
-      await discardChangeSet(cfn, log, options.stackName, pending);
+      await discardChangeSet(cfn, log, options.stackName, step.changeSet.pending);
     }
-    pending = undefined;
-  } catch (error) {
-    if (pending) await discardChangeSet(cfn, log, options.stackName, pending);
-    if (signal?.aborted) throw new InterruptedError(`preview of ${options.stackName} interrupted`);
-    throw error;
   }
 
+  // Refused at once as unchanged: there is no change set to read parameters from.
+  const computed = outcome !== undefined;
   const report = buildPreviewReport({
     stackName: options.stackName,
-    changeSetType,
+    changeSetType: plan.type,
     templatePath: options.template.path,
-    changeSetName: name,
+    changeSetName: step.kind === 'changes' ? step.changeSet.name : step.name,
     changeSetKept: kept,
-    changes: described.changes ?? [],
-    stackParameters: changeSetType === 'UPDATE' ? (stack?.Parameters ?? []) : [],
-    changeSetParameters: described.parameters,
+    changes: outcome?.changes ?? [],
+    stackParameters: computed && plan.type === 'UPDATE' ? (stack?.Parameters ?? []) : [],
+    changeSetParameters: outcome?.pages[0]?.Parameters ?? [],
     declared: options.template.parameters,
-    resolved: resolution.parameters,
-    parameterUsers: parameterUsers(parseCloudFormationDocument(options.template.body)),
+    resolved: computed ? plan.resolution.parameters : [],
+    parameterUsers: computed ? parameterUsers(parseCloudFormationDocument(options.template.body)) : new Map(),
   });
   return finish(report, options, deps);
-
-  function emptyReport(): PreviewReport {
-    return buildPreviewReport({
-      stackName: options.stackName,
-      changeSetType,
-      templatePath: options.template.path,
-      changeSetName: name,
-      changeSetKept: false,
-      changes: [],
-      stackParameters: [],
-      changeSetParameters: [],
-      declared: options.template.parameters,
-      resolved: [],
-      parameterUsers: new Map(),
-    });
-  }
 }
 
 /** Reports first, then the note, then the gate: a refused change still leaves its reports behind. */
@@ -188,26 +124,4 @@ async function finish(
   for (const allowance of gate.allowed) log.warn(`preview gate: ${allowance}`);
   if (gate.refusals.length > 0) throw new GateError(`preview gate: ${gate.refusals.join('; ')}`);
   return report;
-}
-
-/** A change set cannot be made for a stack that is busy or stuck; say what to do instead. */
-function checkPreviewable(stack: Stack | undefined, stackName: string): void {
-  const status = stack?.StackStatus;
-  if (!status) return;
-  if (isInProgress(status)) {
-    throw new OperationError(`stack ${stackName} is ${status}: another operation is running`, [
-      'run preview again when it has finished',
-    ]);
-  }
-  const advice = STUCK_STATUS_ADVICE[status];
-  if (advice) {
-    throw new OperationError(`stack ${stackName} is ${status} and cannot be previewed`, [
-      advice.replaceAll('STACK', stackName),
-    ]);
-  }
-  if (status === 'ROLLBACK_COMPLETE') {
-    throw new OperationError(`stack ${stackName} is ROLLBACK_COMPLETE (its first create failed)`, [
-      'deploy deletes it and creates it again; there is nothing to compare a change set with until then',
-    ]);
-  }
 }

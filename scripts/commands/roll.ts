@@ -22,8 +22,8 @@ import { activeRefresh, type InstanceRefreshApi, REFRESH_END_STATES } from '../a
 import { parseTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { deploy } from './deploy.ts';
-import { type Clock, pollUntil, systemClock } from './poll.ts';
+import { deployTemplate } from '../stack/deploy-template.ts';
+import { type Clock, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface RollOptions {
   stackName: string;
@@ -114,13 +114,12 @@ export async function roll(
     // resolve the SSM parameter again, which writes a new launch template version.
     log.info(`Updating stack ${options.stackName} so the launch template picks up ${staleness.amiUpdate.to}`);
     const body = await currentTemplateBody(deps.cloudFormation, stack.StackId ?? options.stackName);
-    await deploy(
+    await deployTemplate(
       {
         stackName: options.stackName,
         template: parseTemplate(`deployed template of ${options.stackName}`, body),
         parameterValues: new Map(),
         tags: new Map(),
-        outputsDotenv: undefined,
         timeoutMinutes: options.timeoutMinutes,
         waitForOtherOperationMinutes: options.waitMinutes,
       },

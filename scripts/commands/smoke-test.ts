@@ -54,7 +54,7 @@ import {
   managersDecided,
   tokenExpiryResult,
 } from '../smoke-test/evaluate.ts';
-import { type Clock, type PollOptions, pollUntil, systemClock } from './poll.ts';
+import { type Clock, type PollOptions, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface CanaryOptions {
   /** Branch or tag the canary pipeline runs on. */

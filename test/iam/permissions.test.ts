@@ -191,7 +191,7 @@ describe('the deployer CLI, every call recorded', () => {
 
   // The CLI handles these denials: preview cannot delete the empty
   // REVIEW_IN_PROGRESS stack its CREATE change set made; discardChangeSet
-  // (scripts/commands/change-set.ts) warns and deletes the change set
+  // (scripts/stack/change-set.ts) warns and deletes the change set
   // instead (recorded above, allowed), and the next deploy creates the stack
   // from the REVIEW_IN_PROGRESS one. The emulators enforce no IAM, so the
   // warning itself does not show here.
@@ -239,7 +239,7 @@ describe('the deployer CLI, every call recorded', () => {
         resource: stack,
         context: {},
         source:
-          'deploy of a new stack interrupted before execute: what its empty stack holds (scripts/commands/change-set.ts holdsOnlyOurChangeSet)',
+          'deploy of a new stack interrupted before execute: what its empty stack holds (scripts/stack/change-set.ts holdsOnlyOurChangeSet)',
       },
       {
         action: 'cloudformation:TagResource',

@@ -7,21 +7,24 @@ import {
   DescribeChangeSetCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
+  GetTemplateCommand,
   ListChangeSetsCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseTemplate } from '../../scripts/config/template.ts';
+import { hintsOf, InputError, OperationError } from '../../scripts/errors.ts';
 import {
+  type ChangeSetPlan,
   changeSetName,
   concurrentChange,
+  createAndAwait,
   createChangeSetFor,
   discardChangeSet,
   executeChangeSetOnce,
   waitForChangeSet,
-} from '../../scripts/commands/change-set.ts';
-import { parseTemplate } from '../../scripts/config/template.ts';
-import { hintsOf, InputError, OperationError } from '../../scripts/errors.ts';
+} from '../../scripts/stack/change-set.ts';
 import { fakeClock } from '../support/fake-clock.ts';
 import { captureLog } from '../support/log-capture.ts';
 
@@ -312,5 +315,86 @@ describe('changeSetName', () => {
     expect(a).toMatch(/^runner-fleet-20261128100000-[0-9a-f]{6}$/);
     expect(changeSetName('preview', now)).toMatch(/^runner-fleet-preview-20261128100000-[0-9a-f]{6}$/);
     expect(changeSetName('deploy', now)).not.toBe(a);
+  });
+});
+
+describe('createAndAwait', () => {
+  const body = 'Resources:\n  Q: {Type: AWS::SQS::Queue}\n';
+  const deployed: Stack = {
+    StackName: 'fleet',
+    StackId: 'arn:stack/fleet/ours',
+    StackStatus: 'UPDATE_COMPLETE',
+    CreationTime: new Date(),
+  };
+  const plan = (purpose: ChangeSetPlan['purpose']): ChangeSetPlan => ({
+    purpose,
+    stackName: 'fleet',
+    stack: deployed,
+    type: 'UPDATE',
+    template: parseTemplate('t.yaml', body),
+    resolution: { parameters: [], problems: [] },
+    tags: new Map(),
+  });
+  const emptyChangeSet = () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs/1', StackId: 'arn:stack/fleet/ours' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [] });
+    cfnMock.on(GetTemplateCommand).resolves({ TemplateBody: body });
+  };
+
+  it('says "no changes" for a change set refused at once as unchanged, with nothing to discard', async () => {
+    cfnMock
+      .on(CreateChangeSetCommand)
+      .rejects(awsError('ValidationError', 'No updates are to be performed.'));
+    const result = await createAndAwait(client, log(), plan('deploy'), { clock: fakeClock() });
+    expect(result).toMatchObject({ kind: 'no-changes', outcome: undefined });
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(0);
+  });
+
+  it('says "no changes" for a change set failed for having none, and deletes it', async () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs/1', StackId: 'arn:stack/fleet/ours' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({
+      Status: 'FAILED',
+      StatusReason: "The submitted information didn't contain changes.",
+    });
+    const result = await createAndAwait(client, log(), plan('preview'), { clock: fakeClock() });
+    expect(result).toMatchObject({ kind: 'no-changes', outcome: { status: 'FAILED' } });
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
+  });
+
+  it('for a deploy, takes an empty change set of the deployed template and values as "no changes"', async () => {
+    emptyChangeSet();
+    const result = await createAndAwait(client, log(), plan('deploy'), { clock: fakeClock() });
+    expect(result.kind).toBe('no-changes');
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
+  });
+
+  it('for a preview, reports an empty change set as it is, without reading the deployed template', async () => {
+    emptyChangeSet();
+    const result = await createAndAwait(client, log(), plan('preview'), { clock: fakeClock() });
+    expect(result).toMatchObject({ kind: 'changes', changeSet: { pending: { id: 'arn:cs/1' } } });
+    expect(cfnMock.commandCalls(GetTemplateCommand)).toHaveLength(0);
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(0);
+  });
+
+  it('fails a change set that ended otherwise with its reason, after deleting it', async () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs/1', StackId: 'arn:stack/fleet/ours' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', StatusReason: 'Template error: bad' });
+    const error = await createAndAwait(client, log(), plan('deploy'), { clock: fakeClock() }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OperationError);
+    expect((error as OperationError).details).toEqual(['Template error: bad']);
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
+  });
+
+  it('deletes the change set when the wait fails, and adds the race hint when the stack moved', async () => {
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs/1', StackId: 'arn:stack/fleet/ours' });
+    cfnMock.on(DescribeChangeSetCommand).rejects(awsError('ValidationError', 'Stack [fleet] does not exist'));
+    cfnMock.on(DescribeStacksCommand).resolves(stacks('UPDATE_IN_PROGRESS'));
+    const error = await createAndAwait(client, log(), plan('deploy'), { clock: fakeClock() }).catch(
+      (e: unknown) => e,
+    );
+    expect(hintsOf(error)).toEqual([expect.stringMatching(RACE)]);
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
   });
 });

@@ -380,6 +380,13 @@ describe('deploy: stacks that are busy or stuck', () => {
     expect(cfnMock.commandCalls(CancelUpdateStackCommand)).toHaveLength(0);
   });
 
+  it('looks at once after execute: on an endpoint that finishes at once, a deploy sleeps not at all', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [stack('UPDATE_COMPLETE')] });
+    changeSetReady();
+    await expect(run()).resolves.toBe('updated');
+    expect(clock.sleeps).toEqual([]);
+  });
+
   it('polls with backoff from 0.5 s up to 1.5 s, so the end is seen within 1.5 s', async () => {
     cfnMock
       .on(DescribeStacksCommand)

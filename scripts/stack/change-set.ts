@@ -1,8 +1,8 @@
 /**
- * The change-set steps `deploy` and `preview` share: naming, creating with
- * every parameter listed, logging the parameters, and discarding a change set
- * that will not be executed. Orchestration helpers; the AWS calls themselves
- * are in aws/cloudformation.ts.
+ * The change-set step `deploy`, `preview` and `roll` share: naming, creating
+ * with every parameter listed, waiting for CloudFormation to compute it,
+ * deciding "no changes", executing, and discarding a change set that will not
+ * be executed. The AWS calls themselves are in aws/cloudformation.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import {
   changeSetIdsOf,
   changeSetStatus,
   createChangeSet,
+  currentTemplateBody,
   deleteChangeSet,
   deleteStack,
   describeChangeSetFully,
@@ -23,14 +24,16 @@ import {
   isNoChangeReason,
 } from '../aws/cloudformation.ts';
 import { isAwsError } from '../aws/errors.ts';
+import { parseCloudFormationDocument } from '../config/cfn-yaml.ts';
 import {
   displayValue,
   type ParameterResolution,
+  type ResolvedParameter,
   resolveParameters,
   toChangeSetParameters,
 } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
-import { firstLine, InputError, OperationError, withHint } from '../errors.ts';
+import { firstLine, InputError, isRunnerFleetError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type Clock, pollUntil, systemClock } from './poll.ts';
 
@@ -49,28 +52,10 @@ export interface PendingChangeSet {
   stackCreatedForIt: boolean;
 }
 
-/**
- * CREATE for a new stack (or one that only holds a change set), UPDATE
- * otherwise, with every declared parameter resolved for that type. Missing
- * required values are an input error listing all of them.
- */
-export function planChangeSet(
-  stack: Stack | undefined,
-  template: LoadedTemplate,
-  parameterValues: ReadonlyMap<string, string>,
-): { type: ChangeSetType; resolution: ParameterResolution } {
-  const type: ChangeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
-  const resolution = resolveParameters(
-    template.parameters,
-    parameterValues,
-    type === 'UPDATE' ? stack : undefined,
-  );
-  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
-  return { type, resolution };
-}
+export type ChangeSetPurpose = 'deploy' | 'preview';
 
 /** Unique per run: some endpoints keep executed change sets, and two runs can start in one second. */
-export function changeSetName(purpose: 'deploy' | 'preview', now: Date): string {
+export function changeSetName(purpose: ChangeSetPurpose, now: Date): string {
   const stamp = now
     .toISOString()
     .replace(/[^0-9]/g, '')
@@ -100,6 +85,221 @@ export interface ChangeSetRequest {
   resolution: ParameterResolution;
   tags: ReadonlyMap<string, string>;
   description: string;
+}
+
+/** What a deploy or a preview asks of a stack. */
+export interface TemplateInput {
+  stackName: string;
+  template: LoadedTemplate;
+  parameterValues: ReadonlyMap<string, string>;
+  tags: ReadonlyMap<string, string>;
+}
+
+/** What createAndAwait needs: the plan for one stack, and the stack as it was read (undefined: none). */
+export interface ChangeSetPlan {
+  purpose: ChangeSetPurpose;
+  stackName: string;
+  stack: Stack | undefined;
+  type: ChangeSetType;
+  template: LoadedTemplate;
+  resolution: ParameterResolution;
+  tags: ReadonlyMap<string, string>;
+}
+
+/**
+ * CREATE for a new stack (or one that only holds a change set), UPDATE
+ * otherwise, with every declared parameter resolved for that type. Missing
+ * required values are an input error listing all of them.
+ */
+export function planChangeSet(
+  purpose: ChangeSetPurpose,
+  stack: Stack | undefined,
+  input: TemplateInput,
+): ChangeSetPlan {
+  const type: ChangeSetType = stack && stack.StackStatus !== 'REVIEW_IN_PROGRESS' ? 'UPDATE' : 'CREATE';
+  const resolution = resolveParameters(
+    input.template.parameters,
+    input.parameterValues,
+    type === 'UPDATE' ? stack : undefined,
+  );
+  if (resolution.problems.length > 0) throw new InputError(resolution.problems);
+  return {
+    purpose,
+    stackName: input.stackName,
+    stack,
+    type,
+    template: input.template,
+    resolution,
+    tags: input.tags,
+  };
+}
+
+/** A change set CloudFormation has computed, with changes in it; not executed yet. */
+export interface ComputedChangeSet {
+  name: string;
+  stackName: string;
+  type: ChangeSetType;
+  pending: PendingChangeSet;
+  outcome: ChangeSetOutcome;
+}
+
+export type ChangeSetResult =
+  /** Nothing to change; outcome is undefined when CloudFormation refused the change set at once. */
+  | { kind: 'no-changes'; name: string; outcome: ChangeSetOutcome | undefined }
+  | { kind: 'changes'; changeSet: ComputedChangeSet };
+
+/**
+ * The change-set step from start to end: creates the change set, waits for
+ * CloudFormation to compute it and checks how it ended. Returns "no changes"
+ * (the one place that decides it; the change set is already discarded), or
+ * the computed change set, which the caller then executes, keeps or
+ * discards. On any failure on the way the change set is discarded before the
+ * error goes up, with the race hint when another deploy moved the stack.
+ */
+export async function createAndAwait(
+  cfn: CloudFormationClient,
+  log: Logger,
+  plan: ChangeSetPlan,
+  options: { clock?: Clock; signal?: AbortSignal; includePropertyValues?: boolean } = {},
+): Promise<ChangeSetResult> {
+  const clock = options.clock ?? systemClock;
+  const { signal } = options;
+  const name = changeSetName(plan.purpose, new Date(clock.now()));
+  const created = await createChangeSetFor(
+    cfn,
+    {
+      stackName: plan.stackName,
+      name,
+      type: plan.type,
+      template: plan.template,
+      resolution: plan.resolution,
+      tags: plan.tags,
+      description: `runner-fleet ${plan.purpose} of ${plan.template.path}`,
+    },
+    log,
+  );
+  if (created === 'no-changes') return { kind: 'no-changes', name, outcome: undefined };
+  const pending: PendingChangeSet = {
+    id: created.changeSetId,
+    stackId: created.stackId,
+    stackCreatedForIt: plan.type === 'CREATE' && !plan.stack,
+  };
+  try {
+    log.info(`Change set ${name} created; waiting for CloudFormation to compute it`);
+    const outcome = await waitForChangeSet(cfn, plan.stackName, created.changeSetId, {
+      maxWaitSeconds: CHANGE_SET_MAX_WAIT_SECONDS,
+      clock,
+      ...(signal ? { abortSignal: signal } : {}),
+      ...(options.includePropertyValues ? { includePropertyValues: true } : {}),
+    });
+    signal?.throwIfAborted();
+    if (await changesNothing(cfn, plan, outcome)) {
+      await discardChangeSet(cfn, log, plan.stackName, pending);
+      return { kind: 'no-changes', name, outcome };
+    }
+    if (outcome.status !== 'CREATE_COMPLETE') {
+      throw new OperationError(`change set for ${plan.stackName} ended in ${outcome.status}`, [
+        outcome.statusReason || 'CloudFormation gave no reason',
+      ]);
+    }
+    return {
+      kind: 'changes',
+      changeSet: { name, stackName: plan.stackName, type: plan.type, pending, outcome },
+    };
+  } catch (error) {
+    throw await discardAfterFailure(
+      cfn,
+      log,
+      { stackName: plan.stackName, type: plan.type },
+      pending,
+      error,
+      signal,
+    );
+  }
+}
+
+/**
+ * Discards a change set that a failure left behind and returns the error to
+ * throw: with the race hint when the stack was moved from under us (another
+ * deploy can pull it away before any step of ours runs). An interruption is
+ * passed on as it is, for the command to report.
+ */
+export async function discardAfterFailure(
+  cfn: CloudFormationClient,
+  log: Logger,
+  request: { stackName: string; type: ChangeSetType },
+  pending: PendingChangeSet,
+  error: unknown,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  await discardChangeSet(cfn, log, request.stackName, pending);
+  if (signal?.aborted || isRunnerFleetError(error)) return error;
+  const race = await concurrentChange(cfn, request, pending.stackId);
+  return race ? withHint(error, race) : error;
+}
+
+/**
+ * Whether a computed change set would change nothing: CloudFormation failed
+ * it for having no changes, or (some endpoints accept an empty change set
+ * instead of failing it) a deploy's update holds no change and the stack
+ * already runs this template with these values. A preview reports an empty
+ * change set as it is; a deploy must not execute it as a needless update.
+ */
+async function changesNothing(
+  cfn: CloudFormationClient,
+  plan: ChangeSetPlan,
+  outcome: ChangeSetOutcome,
+): Promise<boolean> {
+  if (outcome.status === 'FAILED') return isNoChangeReason(outcome.statusReason);
+  return (
+    plan.purpose === 'deploy' &&
+    outcome.status === 'CREATE_COMPLETE' &&
+    plan.type === 'UPDATE' &&
+    plan.stack !== undefined &&
+    outcome.changes.length === 0 &&
+    (await sameAsDeployed(cfn, plan.stack, plan.template.body, plan.resolution.parameters))
+  );
+}
+
+/** True when the stack already runs this exact template with these exact given values. */
+async function sameAsDeployed(
+  cfn: CloudFormationClient,
+  stack: Stack,
+  templateBody: string,
+  parameters: readonly ResolvedParameter[],
+): Promise<boolean> {
+  const deployedBody = await currentTemplateBody(cfn, stack.StackId ?? stack.StackName ?? '');
+  if (!sameDocument(deployedBody, templateBody)) return false;
+  const deployed = new Map((stack.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]));
+  return parameters.every(
+    (parameter) =>
+      parameter.source === 'previous' ||
+      (!parameter.noEcho && sameValue(deployed.get(parameter.key), parameter.value)),
+  );
+}
+
+/**
+ * AWS returns list parameters as "a,b"; an endpoint that accepts empty change
+ * sets (the only case that reaches this check) may return "['a', 'b']".
+ */
+function sameValue(deployed: string | undefined, given: string | undefined): boolean {
+  if (deployed === given) return true;
+  if (deployed === undefined || given === undefined || !deployed.startsWith('[')) return false;
+  const items = deployed
+    .slice(1, -1)
+    .split(',')
+    .map((item) => item.trim().replace(/^'(.*)'$/, '$1'));
+  return items.join(',') === given;
+}
+
+/** Same template whatever its layout: endpoints may hand back YAML sent as JSON or re-serialised. */
+function sameDocument(a: string, b: string): boolean {
+  if (a.trim() === b.trim()) return true;
+  try {
+    return JSON.stringify(parseCloudFormationDocument(a)) === JSON.stringify(parseCloudFormationDocument(b));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -4,13 +4,8 @@
  * operation is noticed within two seconds, not after a fixed 30-second wait.
  */
 
-import {
-  type CloudFormationClient,
-  DescribeStackEventsCommand,
-  type Stack,
-  type StackEvent,
-} from '@aws-sdk/client-cloudformation';
-import { describeStack, isInProgress, newStackEvents } from '../aws/cloudformation.ts';
+import type { CloudFormationClient, Stack, StackEvent } from '@aws-sdk/client-cloudformation';
+import { describeStack, isInProgress, latestStackEventIds, newStackEvents } from '../aws/cloudformation.ts';
 import { isStackMissing } from '../aws/errors.ts';
 import type { Logger } from '../log.ts';
 import { formatStackEvent } from '../render/events.ts';
@@ -94,9 +89,5 @@ export async function markExistingEvents(
   stackId: string,
   seenEventIds: Set<string>,
 ): Promise<void> {
-  // The newest page is enough: reading later stops at the first seen event.
-  const response = await client.send(new DescribeStackEventsCommand({ StackName: stackId }));
-  for (const event of response.StackEvents ?? []) {
-    if (event.EventId) seenEventIds.add(event.EventId);
-  }
+  for (const id of await latestStackEventIds(client, stackId)) seenEventIds.add(id);
 }
