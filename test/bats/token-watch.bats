@@ -57,7 +57,7 @@ TOML
 @test "after register the host's config.toml has no token expiry, so gitlab-runner never resets the shared token" {
   registered_with_expiry
   # shellcheck disable=SC2016 # expanded by the inner bash
-  run env LINUX_DIR="$LINUX_DIR" bash -c 'for lib in common imds lifecycle runner bootstrap; do . "$LINUX_DIR/lib/$lib.sh"; done; token_pin_no_rotation; token_pin_no_rotation'
+  run env LINUX_DIR="$LINUX_DIR" bash -c '. "$LINUX_DIR/lib/bootstrap.sh"; token_pin_no_rotation; token_pin_no_rotation'
   [ "$status" -eq 0 ]
   grep -qx '  token_expires_at = 0001-01-01T00:00:00Z' "$RF_RUNNER_CONFIG_DIR/config.toml"
   grep -qx "  token = \"$TEST_TOKEN\"" "$RF_RUNNER_CONFIG_DIR/config.toml"

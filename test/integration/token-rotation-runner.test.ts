@@ -177,7 +177,7 @@ shutdown_timeout = 5
       'bash',
       [
         '-c',
-        `set -Eeuo pipefail; for lib in common imds lifecycle runner bootstrap; do . "${LINUX_LIB}/$lib.sh"; done; ${functionName}`,
+        `set -Eeuo pipefail; . "${LINUX_LIB}/bootstrap.sh"; ${functionName}`,
       ],
       {
         encoding: 'utf8',

@@ -7,6 +7,11 @@
 # environment so the test suite runs unprivileged with short intervals; the
 # defaults are the production values.
 
+# bootstrap.sh sources this file too; a second source would redeclare the
+# readonly names below and, under set -e, end the script.
+[[ -z "${RF_COMMON_SOURCED:-}" ]] || return 0
+readonly RF_COMMON_SOURCED=1
+
 # ---- paths (production defaults) --------------------------------------------
 readonly RF_ENV_FILE="${RF_ENV_FILE:-/etc/runner-fleet/fleet.env}"
 readonly RF_INSTALL_DIR="${RF_INSTALL_DIR:-/opt/runner-fleet}"
