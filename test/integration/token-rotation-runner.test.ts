@@ -175,10 +175,7 @@ shutdown_timeout = 5
   function agent(functionName: string): { status: number | null; output: string } {
     const result = spawnSync(
       'bash',
-      [
-        '-c',
-        `set -Eeuo pipefail; . "${LINUX_LIB}/bootstrap.sh"; ${functionName}`,
-      ],
+      ['-c', `set -Eeuo pipefail; . "${LINUX_LIB}/bootstrap.sh"; ${functionName}`],
       {
         encoding: 'utf8',
         env: {
