@@ -6,6 +6,7 @@
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStack } from '../aws/cloudformation.ts';
+import type { TextFlag } from '../cli-input/schema.ts';
 import { InputError } from '../errors.ts';
 
 /** SSM parameter names: letters, digits and _.-/ ; the stack wants a leading slash. */
@@ -13,11 +14,16 @@ export const SSM_PARAMETER_NAME = /^\/?[A-Za-z0-9_.\-/]{1,1011}$/;
 
 export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
 
-/** A problem with --runner-token-parameter, or none. */
-export function tokenParameterProblem(name: string | undefined): string | undefined {
-  if (name === undefined || SSM_PARAMETER_NAME.test(name)) return undefined;
-  return `invalid --runner-token-parameter ${name}: use letters, digits and _.-/ (e.g. /runner-fleet/prod/token)`;
-}
+/** --runner-token-parameter of the commands that manage the runner's identity. */
+export const runnerTokenParameter = {
+  type: 'text',
+  placeholder: 'NAME',
+  check: (name) =>
+    SSM_PARAMETER_NAME.test(name)
+      ? undefined
+      : `invalid --runner-token-parameter ${name}: use letters, digits and _.-/ (e.g. /runner-fleet/prod/token)`,
+  help: "SSM SecureString for the runner token (default: the stack's RunnerTokenParameterName, with --stack-name)",
+} as const satisfies TextFlag;
 
 /** The parameter name: the flag, else the stack's RunnerTokenParameterName. */
 export async function tokenParameterName(
