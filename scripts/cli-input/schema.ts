@@ -200,7 +200,8 @@ async function readFlag(
           ? [flag, value]
           : (fromEnvironment(spec.env ?? [], env) ?? [flag, undefined]);
       if (text === undefined || text === '') {
-        if (!spec.required) return undefined;
+        // An empty value given on purpose stays empty: `--group ''` clears the settings file's group.
+        if (!spec.required) return text;
         problems.push(spec.required === true ? `missing ${flag} ${spec.placeholder}` : spec.required);
         return '';
       }

@@ -13,7 +13,7 @@ import { createGitLabClient } from '../gitlab/client.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { createRunner } from './create-runner.ts';
 import { loadRunnerSettings } from './create-runner-settings.ts';
-import { runnerTokenParameter, tokenParameterName } from './runner-token-source.ts';
+import { runnerTokenParameter, tokenParameterName, tokenParameterOrStack } from './runner-token-source.ts';
 
 /** A runner setting given on the command line; checked with the settings file (create-runner-settings.ts). */
 function setting(placeholder: string, help: string) {
@@ -60,13 +60,7 @@ of creating another one. A parameter that already holds a working token
 without that tag (stored by deploy --runner-token-from-env) is adopted: its
 runner is tagged and updated, not replaced. Flags override the settings file.
 The token is never printed, written to a file or passed on a command line.`,
-  checks: [
-    ({ flags }) =>
-      flags['runner-token-parameter'] || flags['stack-name']
-        ? undefined
-        : 'pass --runner-token-parameter NAME (or --stack-name of a fleet that has one)',
-    gitlabUrlRequired,
-  ],
+  checks: [tokenParameterOrStack, gitlabUrlRequired],
   async run({ flags, env, problems }, context) {
     const settings = await collectInputProblems(loadRunnerSettings(flags), problems);
     const cloudFormation = cloudFormationClient(regionOption(flags.region));

@@ -13,7 +13,7 @@ import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { rotateToken } from './rotate-token.ts';
-import { runnerTokenParameter, tokenParameterName } from './runner-token-source.ts';
+import { runnerTokenParameter, tokenParameterName, tokenParameterOrStack } from './runner-token-source.ts';
 
 export const rotateTokenCommand = defineCommand({
   name: 'rotate-token',
@@ -47,13 +47,7 @@ or by runner id when RUNNER_FLEET_GITLAB_TOKEN is set (POST /runners/:id/reset_a
 which also recovers an expired token). The new token becomes a new version of
 the parameter; the instances' lifecycle agents swap it into config.toml within
 a minute and the runner reloads it without stopping running jobs.`,
-  checks: [
-    ({ flags }) =>
-      flags['runner-token-parameter'] || flags['stack-name']
-        ? undefined
-        : 'pass --stack-name NAME or --runner-token-parameter NAME',
-    gitlabUrlRequired,
-  ],
+  checks: [tokenParameterOrStack, gitlabUrlRequired],
   async run({ flags, env, problems }, context) {
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));

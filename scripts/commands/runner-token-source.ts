@@ -25,6 +25,15 @@ export const runnerTokenParameter = {
   help: "SSM SecureString for the runner token (default: the stack's RunnerTokenParameterName, with --stack-name)",
 } as const satisfies TextFlag;
 
+/** The cross check of the commands that take the parameter: it, or a stack to read it from. */
+export function tokenParameterOrStack(input: {
+  flags: { 'runner-token-parameter'?: string | undefined; 'stack-name'?: string | undefined };
+}): string | undefined {
+  return input.flags['runner-token-parameter'] || input.flags['stack-name']
+    ? undefined
+    : 'pass --runner-token-parameter NAME, or --stack-name of a fleet that has one';
+}
+
 /** The parameter name: the flag, else the stack's RunnerTokenParameterName. */
 export async function tokenParameterName(
   cloudFormation: CloudFormationClient,

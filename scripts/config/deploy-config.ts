@@ -30,7 +30,7 @@ export const stackInputFlags = {
     placeholder: 'KEY=VALUE',
     help: 'one parameter value; overrides files',
   },
-  tag: { type: 'texts', placeholder: 'KEY=VALUE', help: 'stack tag (propagated to resources)' },
+  tag: { type: 'texts', placeholder: 'KEY=VALUE', help: 'stack tag, propagated to resources' },
   region,
 } as const;
 
