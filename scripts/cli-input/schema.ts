@@ -96,7 +96,7 @@ export type EnvironmentValuesOf<E extends EnvironmentTable> = {
 export interface CheckedInput<F extends FlagTable, E extends EnvironmentTable> {
   flags: FlagValuesOf<F>;
   env: EnvironmentValuesOf<E>;
-  /** The flags given on the command line (a bad value is given, though its value is not kept). */
+  /** The flags given on the command line, a bad or empty value included. */
   given: ReadonlySet<keyof F & string>;
 }
 
@@ -229,7 +229,7 @@ function nonBlank(value: string | undefined): string | undefined {
 }
 
 /** A whole number within the flag's bounds, or the line that says why not. */
-export function integerProblem(
+function integerProblem(
   flag: string,
   raw: string,
   bounds: { min: number; max?: number | undefined },
