@@ -21,9 +21,8 @@ import {
 import { apiRoot, type GitLabAccess, optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
-import { managerVersionsByInstance } from '../gitlab/manager-versions.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
-import { fleetRunnerId, fleetRunnerIdFor } from '../gitlab/runners.ts';
+import { fleetRunnerId, fleetRunnerIdFor, managerVersionsByInstance } from '../gitlab/runners.ts';
 import { type CommandContext, defineCommand, regionOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';

@@ -38,8 +38,3 @@ export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
   return token ? token : undefined;
 }
-
-export function runnerTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const token = env.RUNNER_FLEET_RUNNER_TOKEN?.trim();
-  return token ? token : undefined;
-}
