@@ -1,6 +1,7 @@
 /**
- * Renders the usage of every command into docs/cli.md from the command
- * definitions, so the reference cannot drift from `runner-fleet <command> --help`.
+ * Renders the usage of every command into docs/cli.md: the same text as
+ * `runner-fleet <command> --help`, which each command renders from its input
+ * schema (scripts/cli-input/), so the reference cannot drift from the flags.
  *
  *   npx tsx tools/render-cli-docs.ts           rewrite the usage section
  *   npx tsx tools/render-cli-docs.ts --check   exit 1 when it is stale

@@ -1,9 +1,21 @@
-/** What every command module provides to the CLI, and small flag helpers they share. */
+/**
+ * What every command module provides to the CLI, built from one declaration:
+ * its input schema (flags, variables, cross checks; scripts/cli-input/) and
+ * the run that gets the checked values. The summary lives in registry.ts, so
+ * `runner-fleet --help` need not load any command.
+ */
 import type { ParseArgsConfig } from 'node:util';
-import { parsePositiveInteger, stackNameProblems } from '../config/deploy-config.ts';
+import {
+  type CheckedInput,
+  type EnvironmentTable,
+  type FlagTable,
+  type InputSchema,
+  parseArgsOptions,
+  type RawFlags,
+  readInput,
+} from '../cli-input/schema.ts';
+import { renderUsage } from '../cli-input/usage.ts';
 import type { Logger } from '../log.ts';
-
-export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export interface CommandContext {
   log: Logger;
@@ -11,43 +23,49 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
 }
 
-/** A command's implementation; its summary lives in registry.ts, so `--help` need not load it. */
+/** A command as the CLI sees it: parse with `options`, show `usage`, then `run`. */
 export interface CommandSpec {
   name: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(flags: FlagValues, context: CommandContext): Promise<void>;
+  /** Checks the raw flags against the schema, then runs; every input problem is one InputError (exit 2). */
+  run(flags: RawFlags, context: CommandContext): Promise<void>;
 }
 
-export function asString(value: FlagValues[string]): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+/**
+ * The checked input handed to a command: its values, and the problems found
+ * so far, to which the command adds what only it can find out (the files it
+ * reads, the AWS setup) before it refuses them all at once.
+ */
+export type CommandInput<F extends FlagTable, E extends EnvironmentTable> = CheckedInput<F, E> & {
+  problems: string[];
+};
+
+export interface CommandDefinition<F extends FlagTable, E extends EnvironmentTable>
+  extends InputSchema<F, E> {
+  name: string;
+  /** The first line of the help, e.g. `runner-fleet status --stack-name NAME [options]`. */
+  synopsis: string;
+  /** Paragraphs of the help after the flags. */
+  notes?: string;
+  run(input: CommandInput<F, E>, context: CommandContext): Promise<void>;
 }
 
-export function regionOption(flags: FlagValues): { region?: string } {
-  const region = asString(flags.region);
+export function defineCommand<
+  const F extends FlagTable,
+  const E extends EnvironmentTable = Record<never, never>,
+>(definition: CommandDefinition<F, E>): CommandSpec {
+  return {
+    name: definition.name,
+    usage: renderUsage(definition),
+    options: parseArgsOptions(definition.flags),
+    async run(flags, context) {
+      await definition.run(await readInput(definition, flags, context.env), context);
+    },
+  };
+}
+
+/** The `region` client option from --region, when given. */
+export function regionOption(region: string | undefined): { region?: string } {
   return region ? { region } : {};
-}
-
-/** The flags of commands that take a template and its inputs (deploy, preview). */
-export const stackInputOptions = {
-  'stack-name': { type: 'string' },
-  'template-file': { type: 'string' },
-  parameters: { type: 'string', multiple: true },
-  parameter: { type: 'string', multiple: true },
-  tag: { type: 'string', multiple: true },
-  region: { type: 'string' },
-} as const;
-
-/** --stack-name, checked (missing or not a CloudFormation stack name is a problem). */
-export function stackNameOption(flags: FlagValues, problems: string[]): string | undefined {
-  const stackName = asString(flags['stack-name']);
-  const found = stackNameProblems(stackName);
-  problems.push(...found);
-  return found.length === 0 ? stackName : undefined;
-}
-
-/** --runner-id as a number, or undefined when not given; a bad value is recorded as a problem. */
-export function runnerIdOption(flags: FlagValues, problems: string[]): number | undefined {
-  const raw = asString(flags['runner-id']);
-  return raw === undefined ? undefined : parsePositiveInteger('--runner-id', raw, 0, problems);
 }

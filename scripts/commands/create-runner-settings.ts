@@ -13,7 +13,6 @@ import {
   type RunnerSettings,
   type RunnerType,
 } from '../gitlab/runner-admin.ts';
-import { asString, type FlagValues } from './command-spec.ts';
 
 /** Keys of the settings file; the same names as the GitLab API fields they set. */
 const FILE_KEYS = [
@@ -37,9 +36,25 @@ const TAG = /^[^,]{1,255}$/;
 
 type RawSettings = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
 
-export async function loadRunnerSettings(flags: FlagValues): Promise<RunnerSettings> {
+/** The settings flags of create-runner as given (text, checked here together with the file). */
+export interface RunnerSettingsFlags {
+  settings?: string | undefined;
+  'runner-type'?: string | undefined;
+  group?: string | undefined;
+  project?: string | undefined;
+  description?: string | undefined;
+  tag?: string[] | undefined;
+  'run-untagged'?: string | undefined;
+  locked?: string | undefined;
+  paused?: string | undefined;
+  'maximum-timeout'?: string | undefined;
+  'access-level'?: string | undefined;
+  'maintenance-note'?: string | undefined;
+}
+
+export async function loadRunnerSettings(flags: RunnerSettingsFlags): Promise<RunnerSettings> {
   const problems: string[] = [];
-  const file = asString(flags.settings);
+  const file = flags.settings;
   const raw: RawSettings = file ? await readSettingsFile(file, problems) : {};
   const fromFlags = flagSettings(flags);
   const merged: RawSettings = { ...raw, ...fromFlags };
@@ -77,10 +92,10 @@ async function readSettingsFile(file: string, problems: string[]): Promise<RawSe
   return parsed as RawSettings;
 }
 
-function flagSettings(flags: FlagValues): RawSettings {
+function flagSettings(flags: RunnerSettingsFlags): RawSettings {
   const out: RawSettings = {};
-  const text = (flag: string, key: keyof RawSettings) => {
-    const value = asString(flags[flag]);
+  const text = (flag: Exclude<keyof RunnerSettingsFlags, 'tag'>, key: keyof RawSettings) => {
+    const value = flags[flag];
     if (value !== undefined) out[key] = value;
   };
   text('runner-type', 'runner_type');
@@ -93,8 +108,8 @@ function flagSettings(flags: FlagValues): RawSettings {
   text('maximum-timeout', 'maximum_timeout');
   text('access-level', 'access_level');
   text('maintenance-note', 'maintenance_note');
-  const tags = flags.tag;
-  if (Array.isArray(tags)) out.tag_list = tags.filter((t): t is string => typeof t === 'string');
+  // No --tag keeps the file's tag_list; there is no flag for "no tags".
+  if (flags.tag?.length) out.tag_list = flags.tag;
   return out;
 }
 

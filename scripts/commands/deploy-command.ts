@@ -1,75 +1,50 @@
-/** Flags and wiring of `runner-fleet deploy`; the flow is in deploy.ts. */
+/** Inputs and wiring of `runner-fleet deploy`; the flow is in deploy.ts. */
 import { awsSetupProblems, cloudFormationClient, ssmClient } from '../aws/clients.ts';
 import { putSecureStringIfChanged } from '../aws/ssm.ts';
-import {
-  checkWritableFile,
-  loadStackInputs,
-  parsePositiveInteger,
-  type StackInputs,
-} from '../config/deploy-config.ts';
+import { minutes, runnerTokenKmsKey } from '../cli-input/common-flags.ts';
+import { loadStackInputs, type StackInputs, stackInputFlags } from '../config/deploy-config.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
-import {
-  asString,
-  type CommandSpec,
-  type FlagValues,
-  regionOption,
-  stackInputOptions,
-} from './command-spec.ts';
+import { defineCommand, regionOption } from './command-spec.ts';
 import { deploy } from './deploy.ts';
 
-export const deployCommand: CommandSpec = {
+export const deployCommand = defineCommand({
   name: 'deploy',
-  usage: `runner-fleet deploy --stack-name NAME --template-file FILE [options]
-
-  --stack-name NAME         CloudFormation stack to create or update
-  --template-file FILE      template (YAML or JSON)
-  --parameters FILE         parameter file: YAML/JSON map {Key: value} or AWS CLI
-                            list [{ParameterKey, ParameterValue}]; repeatable, later wins
-  --parameter KEY=VALUE     one parameter value; repeatable; overrides files
-  --tag KEY=VALUE           stack tag (propagated to resources); repeatable
-  --region REGION           AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)
-  --outputs-dotenv FILE     write stack outputs as KEY=value lines (GitLab dotenv report)
-  --timeout-minutes N       longest wait for the stack operation (default 60)
-  --wait-minutes N          longest wait for an operation already running (default 30)
-  --runner-token-from-env VAR
-                            store the runner token held in environment variable VAR
-                            as an SSM SecureString before deploying (never printed)
-  --runner-token-parameter NAME
-                            the SSM parameter for it (default: the RunnerTokenParameterName
-                            parameter value); passed to the stack as RunnerTokenParameterName
-  --runner-token-kms-key KEY  KMS key id/alias for the SecureString (default: aws/ssm)
-
-Parameters not given keep their previous value on update and take the template
-default on create; NoEcho values are never printed.`,
-  options: {
-    ...stackInputOptions,
-    'outputs-dotenv': { type: 'string' },
-    'timeout-minutes': { type: 'string' },
-    'wait-minutes': { type: 'string' },
-    'runner-token-from-env': { type: 'string' },
-    'runner-token-parameter': { type: 'string' },
-    'runner-token-kms-key': { type: 'string' },
+  synopsis: 'runner-fleet deploy --stack-name NAME --template-file FILE [options]',
+  flags: {
+    ...stackInputFlags,
+    'stack-name': { ...stackInputFlags['stack-name'], help: 'CloudFormation stack to create or update' },
+    'outputs-dotenv': {
+      type: 'text',
+      placeholder: 'FILE',
+      writes: true,
+      help: 'write stack outputs as KEY=value lines (GitLab dotenv report)',
+    },
+    'timeout-minutes': minutes(60, 'longest wait for the stack operation'),
+    'wait-minutes': minutes(30, 'longest wait for an operation already running'),
+    'runner-token-from-env': {
+      type: 'text',
+      placeholder: 'VAR',
+      help: 'store the runner token held in environment variable VAR as an SSM SecureString before deploying (never printed)',
+    },
+    'runner-token-parameter': {
+      type: 'text',
+      placeholder: 'NAME',
+      help: 'the SSM parameter for it (default: the RunnerTokenParameterName parameter value); passed to the stack as RunnerTokenParameterName',
+    },
+    'runner-token-kms-key': runnerTokenKmsKey,
   },
-  async run(flags, context) {
-    const problems: string[] = [];
-    const timeoutMinutes = parsePositiveInteger(
-      '--timeout-minutes',
-      asString(flags['timeout-minutes']),
-      60,
-      problems,
-    );
-    const waitMinutes = parsePositiveInteger('--wait-minutes', asString(flags['wait-minutes']), 30, problems);
-    const outputsDotenv = asString(flags['outputs-dotenv']);
-    problems.push(...(await checkWritableFile('--outputs-dotenv', outputsDotenv)));
+  notes: `Parameters not given keep their previous value on update and take the template
+default on create; NoEcho values are never printed.`,
+  async run({ flags, problems }, context) {
     const inputs = await collectInputProblems(loadStackInputs(flags), problems);
-    const cloudFormation = cloudFormationClient(regionOption(flags));
+    const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     const tokenPlan = inputs ? planRunnerToken(flags, context.env, inputs, problems) : undefined;
     if (problems.length > 0 || !inputs) throw new InputError(problems);
 
     if (tokenPlan) {
       const outcome = await putSecureStringIfChanged(
-        await ssmClient(regionOption(flags)),
+        await ssmClient(regionOption(flags.region)),
         tokenPlan.parameterName,
         tokenPlan.token,
         {
@@ -87,14 +62,14 @@ default on create; NoEcho values are never printed.`,
     await deploy(
       {
         ...inputs,
-        outputsDotenv,
-        timeoutMinutes,
-        waitForOtherOperationMinutes: waitMinutes,
+        outputsDotenv: flags['outputs-dotenv'],
+        timeoutMinutes: flags['timeout-minutes'],
+        waitForOtherOperationMinutes: flags['wait-minutes'],
       },
       { cloudFormation, log: context.log, signal: context.signal },
     );
   },
-};
+});
 
 /** SSM parameter names: letters, digits and _.-/ ; a leading slash for hierarchies. */
 const SSM_NAME = /^[A-Za-z0-9_.\-/]{1,1011}$/;
@@ -111,12 +86,16 @@ interface RunnerTokenPlan {
  * argv, in a parameter file or in the stack.
  */
 function planRunnerToken(
-  flags: FlagValues,
+  flags: {
+    'runner-token-from-env': string | undefined;
+    'runner-token-parameter': string | undefined;
+    'runner-token-kms-key': string | undefined;
+  },
   env: NodeJS.ProcessEnv,
   inputs: StackInputs,
   problems: string[],
 ): RunnerTokenPlan | undefined {
-  const variable = asString(flags['runner-token-from-env']);
+  const variable = flags['runner-token-from-env'];
   if (!variable) return undefined;
   const token = env[variable]?.trim() ?? '';
   if (!token) {
@@ -125,7 +104,7 @@ function planRunnerToken(
     );
   }
   const parameterName =
-    asString(flags['runner-token-parameter']) ?? inputs.parameterValues.get('RunnerTokenParameterName') ?? '';
+    flags['runner-token-parameter'] ?? inputs.parameterValues.get('RunnerTokenParameterName') ?? '';
   if (!parameterName) {
     problems.push(
       '--runner-token-from-env needs --runner-token-parameter NAME (or a RunnerTokenParameterName parameter value)',
@@ -142,5 +121,5 @@ function planRunnerToken(
     inputs.parameterValues.set('RunnerTokenParameterName', parameterName);
   }
   if (problems.length > 0) return undefined;
-  return { token, parameterName, kmsKeyId: asString(flags['runner-token-kms-key']) };
+  return { token, parameterName, kmsKeyId: flags['runner-token-kms-key'] };
 }

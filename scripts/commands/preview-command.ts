@@ -1,106 +1,102 @@
 /**
- * Flags, help text and input checks of `runner-fleet preview`; the work is in
- * preview.ts. Every input problem, GitLab settings included, is reported at
- * once before any AWS or GitLab call.
+ * Inputs and wiring of `runner-fleet preview`; the work is in preview.ts.
+ * Every input problem, GitLab settings included, is reported at once before
+ * any AWS or GitLab call.
  */
 import { awsSetupProblems, cloudFormationClient } from '../aws/clients.ts';
-import { checkWritableFile, loadStackInputs } from '../config/deploy-config.ts';
-import { gitlabApiUrl, gitlabTokenFromEnv, gitlabUrlProblems } from '../config/gitlab-access.ts';
+import { gitlabUrl } from '../cli-input/common-flags.ts';
+import { loadStackInputs, stackInputFlags } from '../config/deploy-config.ts';
+import { gitlabApiUrl, gitlabTokenFromEnv } from '../config/gitlab-access.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import {
-  asString,
-  type CommandSpec,
-  type FlagValues,
-  regionOption,
-  stackInputOptions,
-} from './command-spec.ts';
+import { defineCommand, regionOption } from './command-spec.ts';
 import { type PreviewOptions, preview } from './preview.ts';
 
-export const previewCommand: CommandSpec = {
+/** A switch of the preview gate. */
+function gateSwitch(help: string) {
+  return { type: 'switch', help } as const;
+}
+
+export const previewCommand = defineCommand({
   name: 'preview',
-  usage: `runner-fleet preview --stack-name NAME --template-file FILE [options]
-
-  --stack-name NAME            CloudFormation stack to preview a create or update of
-  --template-file FILE         template (YAML or JSON)
-  --parameters FILE            parameter file (as for deploy); repeatable, later wins
-  --parameter KEY=VALUE        one parameter value; repeatable; overrides files
-  --tag KEY=VALUE              stack tag; repeatable
-  --region REGION              AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)
-  --markdown FILE              write the Markdown report (also printed to the log)
-  --terraform-report FILE      write {"create","update","delete"} counts for the GitLab MR
-                               widget (artifacts:reports:terraform); a replacement counts
-                               as one create and one delete, as gitlab-terraform does
-  --keep-change-set            leave the change set for review instead of deleting it
-  --mr-note                    create or update this stack's note on the merge request;
-                               needs CI_API_V4_URL (or --gitlab-url), CI_PROJECT_ID,
-                               CI_MERGE_REQUEST_IID and RUNNER_FLEET_GITLAB_TOKEN (a project
-                               or group access token with api scope; CI_JOB_TOKEN cannot
-                               post notes)
-  --gitlab-url URL             GitLab instance (default: CI_API_V4_URL, else CI_SERVER_URL)
-  --fail-on-replacement        exit 3 if the Auto Scaling Group would be replaced or
-                               removed (replacement True or Conditional)
-  --fail-on-permissions        exit 3 if IAM or resource policies would change
-  --allow-replacement          let a replacement through --fail-on-replacement
-  --allow-permission-changes   let a permission change through --fail-on-permissions
-
-The reports and the note are written before the gate decides. Parameters not
-given keep their previous value; NoEcho values are never printed.`,
-  options: {
-    ...stackInputOptions,
-    markdown: { type: 'string' },
-    'terraform-report': { type: 'string' },
-    'keep-change-set': { type: 'boolean' },
-    'mr-note': { type: 'boolean' },
-    'gitlab-url': { type: 'string' },
-    'fail-on-replacement': { type: 'boolean' },
-    'fail-on-permissions': { type: 'boolean' },
-    'allow-replacement': { type: 'boolean' },
-    'allow-permission-changes': { type: 'boolean' },
+  synopsis: 'runner-fleet preview --stack-name NAME --template-file FILE [options]',
+  flags: {
+    ...stackInputFlags,
+    'stack-name': {
+      ...stackInputFlags['stack-name'],
+      help: 'CloudFormation stack to preview a create or update of',
+    },
+    parameters: { ...stackInputFlags.parameters, help: 'parameter file (as for deploy); later files win' },
+    tag: { ...stackInputFlags.tag, help: 'stack tag' },
+    markdown: {
+      type: 'text',
+      placeholder: 'FILE',
+      writes: true,
+      help: 'write the Markdown report (also printed to the log)',
+    },
+    'terraform-report': {
+      type: 'text',
+      placeholder: 'FILE',
+      writes: true,
+      help: 'write {"create","update","delete"} counts for the GitLab MR widget (artifacts:reports:terraform); a replacement counts as one create and one delete, as gitlab-terraform does',
+    },
+    'keep-change-set': { type: 'switch', help: 'leave the change set for review instead of deleting it' },
+    'mr-note': {
+      type: 'switch',
+      help: "create or update this stack's note on the merge request; needs CI_API_V4_URL (or --gitlab-url), CI_PROJECT_ID, CI_MERGE_REQUEST_IID and RUNNER_FLEET_GITLAB_TOKEN",
+    },
+    'gitlab-url': { ...gitlabUrl, help: 'GitLab instance' },
+    'fail-on-replacement': gateSwitch(
+      'exit 3 if the Auto Scaling Group would be replaced or removed (replacement True or Conditional)',
+    ),
+    'fail-on-permissions': gateSwitch('exit 3 if IAM or resource policies would change'),
+    'allow-replacement': gateSwitch('let a replacement through --fail-on-replacement'),
+    'allow-permission-changes': gateSwitch('let a permission change through --fail-on-permissions'),
   },
-  async run(flags, context) {
-    const problems: string[] = [];
-    const markdownFile = asString(flags.markdown);
-    const terraformReportFile = asString(flags['terraform-report']);
-    problems.push(...(await checkWritableFile('--markdown', markdownFile)));
-    problems.push(...(await checkWritableFile('--terraform-report', terraformReportFile)));
+  environment: {
+    RUNNER_FLEET_GITLAB_TOKEN: {
+      help: 'for --mr-note: a project or group access token with api scope (CI_JOB_TOKEN cannot post notes)',
+    },
+  },
+  notes: `The reports and the note are written before the gate decides. Parameters not
+given keep their previous value; NoEcho values are never printed.`,
+  async run({ flags, problems }, context) {
     const inputs = await collectInputProblems(loadStackInputs(flags), problems);
     let mergeRequest: PreviewOptions['mergeRequest'];
-    problems.push(...gitlabUrlProblems(asString(flags['gitlab-url']), context.env));
-    if (flags['mr-note'] === true) {
+    if (flags['mr-note']) {
       const settings = mergeRequestSettings(flags, context.env);
       if ('missing' in settings) problems.push(settings.missing);
       else mergeRequest = settings;
     }
-    const cloudFormation = cloudFormationClient(regionOption(flags));
+    const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0 || !inputs) throw new InputError(problems);
 
     await preview(
       {
         ...inputs,
-        markdownFile,
-        terraformReportFile,
-        keepChangeSet: flags['keep-change-set'] === true,
+        markdownFile: flags.markdown,
+        terraformReportFile: flags['terraform-report'],
+        keepChangeSet: flags['keep-change-set'],
         gate: {
-          failOnReplacement: flags['fail-on-replacement'] === true,
-          failOnPermissions: flags['fail-on-permissions'] === true,
-          allowReplacement: flags['allow-replacement'] === true,
-          allowPermissionChanges: flags['allow-permission-changes'] === true,
+          failOnReplacement: flags['fail-on-replacement'],
+          failOnPermissions: flags['fail-on-permissions'],
+          allowReplacement: flags['allow-replacement'],
+          allowPermissionChanges: flags['allow-permission-changes'],
         },
         mergeRequest,
       },
       { cloudFormation, log: context.log, signal: context.signal },
     );
   },
-};
+});
 
 /** Where the note goes, from the CI variables of a merge request pipeline; all gaps named in one line. */
 export function mergeRequestSettings(
-  flags: FlagValues,
+  flags: { 'gitlab-url'?: string | undefined },
   env: NodeJS.ProcessEnv,
 ): NonNullable<PreviewOptions['mergeRequest']> | { missing: string } {
-  const apiUrl = gitlabApiUrl(asString(flags['gitlab-url']), env);
+  const apiUrl = gitlabApiUrl(flags['gitlab-url'], env);
   const projectId = nonEmpty(env.CI_PROJECT_ID);
   const mergeRequestIid = nonEmpty(env.CI_MERGE_REQUEST_IID);
   const token = gitlabTokenFromEnv(env);

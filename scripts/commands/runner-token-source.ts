@@ -6,6 +6,7 @@
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStack } from '../aws/cloudformation.ts';
+import type { TextFlag } from '../cli-input/schema.ts';
 import { InputError } from '../errors.ts';
 
 /** SSM parameter names: letters, digits and _.-/ ; the stack wants a leading slash. */
@@ -13,10 +14,24 @@ export const SSM_PARAMETER_NAME = /^\/?[A-Za-z0-9_.\-/]{1,1011}$/;
 
 export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
 
-/** A problem with --runner-token-parameter, or none. */
-export function tokenParameterProblem(name: string | undefined): string | undefined {
-  if (name === undefined || SSM_PARAMETER_NAME.test(name)) return undefined;
-  return `invalid --runner-token-parameter ${name}: use letters, digits and _.-/ (e.g. /runner-fleet/prod/token)`;
+/** --runner-token-parameter of the commands that manage the runner's identity. */
+export const runnerTokenParameter = {
+  type: 'text',
+  placeholder: 'NAME',
+  check: (name) =>
+    SSM_PARAMETER_NAME.test(name)
+      ? undefined
+      : `invalid --runner-token-parameter ${name}: use letters, digits and _.-/ (e.g. /runner-fleet/prod/token)`,
+  help: "SSM SecureString for the runner token (default: the stack's RunnerTokenParameterName, with --stack-name)",
+} as const satisfies TextFlag;
+
+/** The cross check of the commands that take the parameter: it, or a stack to read it from. */
+export function tokenParameterOrStack(input: {
+  flags: { 'runner-token-parameter'?: string | undefined; 'stack-name'?: string | undefined };
+}): string | undefined {
+  return input.flags['runner-token-parameter'] || input.flags['stack-name']
+    ? undefined
+    : 'pass --runner-token-parameter NAME, or --stack-name of a fleet that has one';
 }
 
 /** The parameter name: the flag, else the stack's RunnerTokenParameterName. */

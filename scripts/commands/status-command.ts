@@ -1,50 +1,45 @@
-/** Flags and wiring of `runner-fleet status`; the flow is in status.ts. */
+/** Inputs and wiring of `runner-fleet status`; the flow is in status.ts. */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
-import { optionalGitLabAccess, runnerTokenFromEnv } from '../config/gitlab-access.ts';
+import { gitlabUrl, region, runnerId, stackName } from '../cli-input/common-flags.ts';
+import { optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { fleetRunnerId } from '../gitlab/runners.ts';
-import { asString, type CommandSpec, regionOption, runnerIdOption, stackNameOption } from './command-spec.ts';
+import { defineCommand, regionOption } from './command-spec.ts';
 import { status } from './status.ts';
 
-export const statusCommand: CommandSpec = {
+export const statusCommand = defineCommand({
   name: 'status',
-  usage: `runner-fleet status --stack-name NAME [options]
-
-  --stack-name NAME     the fleet stack
-  --region REGION       AWS region (default: AWS_REGION)
-  --runner-id N         the fleet's GitLab runner (or RUNNER_FLEET_RUNNER_TOKEN)
-  --gitlab-url URL      GitLab (default: CI_API_V4_URL / CI_SERVER_URL)
-
-With RUNNER_FLEET_GITLAB_TOKEN set, each instance's runner manager (status,
-version, last contact) is shown too.`,
-  options: {
-    'stack-name': { type: 'string' },
-    region: { type: 'string' },
-    'runner-id': { type: 'string' },
-    'gitlab-url': { type: 'string' },
+  synopsis: 'runner-fleet status --stack-name NAME [options]',
+  flags: {
+    'stack-name': stackName,
+    region,
+    'runner-id': runnerId,
+    'gitlab-url': gitlabUrl,
   },
-  async run(flags, context) {
-    const problems: string[] = [];
-    const stackName = stackNameOption(flags, problems);
-    const runnerIdFlag = runnerIdOption(flags, problems);
-    const cloudFormation = cloudFormationClient(regionOption(flags));
+  environment: {
+    RUNNER_FLEET_GITLAB_TOKEN: {
+      help: "optional: with it each instance's runner manager (status, version, last contact) is shown too",
+    },
+    RUNNER_FLEET_RUNNER_TOKEN: { help: "the fleet's glrt- runner token, when --runner-id is not given" },
+  },
+  async run({ flags, env, problems }, context) {
+    const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
-    if (problems.length > 0 || !stackName) throw new InputError(problems);
-    const gitlab = optionalGitLabAccess(asString(flags['gitlab-url']), context.env);
-    const runnerToken = runnerTokenFromEnv(context.env);
-    await status(stackName, {
+    if (problems.length > 0) throw new InputError(problems);
+    const gitlab = optionalGitLabAccess(flags['gitlab-url'], context.env);
+    await status(flags['stack-name'], {
       cloudFormation,
-      autoScaling: await autoScalingClient(regionOption(flags)),
-      ec2: await ec2Client(regionOption(flags)),
+      autoScaling: await autoScalingClient(regionOption(flags.region)),
+      ec2: await ec2Client(regionOption(flags.region)),
       log: context.log,
       ...(gitlab
         ? {
             gitlab: {
               client: gitlab.client,
-              runnerId: () => fleetRunnerId(gitlab.client, runnerIdFlag, runnerToken),
+              runnerId: () => fleetRunnerId(gitlab.client, flags['runner-id'], env.RUNNER_FLEET_RUNNER_TOKEN),
             },
           }
         : {}),
     });
   },
-};
+});

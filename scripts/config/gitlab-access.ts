@@ -16,25 +16,6 @@ export function gitlabApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv): 
   return base ? apiRoot(base) : undefined;
 }
 
-/** A GitLab URL from --gitlab-url or the CI variables that is not http(s)://host, as a problem. */
-export function gitlabUrlProblems(flag: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  const [source, value] =
-    flag !== undefined
-      ? ['--gitlab-url', flag]
-      : env.CI_API_V4_URL
-        ? ['CI_API_V4_URL', env.CI_API_V4_URL]
-        : ['CI_SERVER_URL', env.CI_SERVER_URL];
-  if (value === undefined || value === '') return [];
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (url && (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname) return [];
-  return [`invalid ${source} ${value}: expected the GitLab address, such as https://gitlab.example.com`];
-}
-
 /** https://host or https://host/api/v4 → https://host/api/v4 */
 export function apiRoot(url: string): string {
   const trimmed = url.replace(/\/+$/, '');
@@ -55,10 +36,5 @@ export function optionalGitLabAccess(
 /** The API token, from the environment only: a flag would show it in process lists and job logs. */
 export function gitlabTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const token = env.RUNNER_FLEET_GITLAB_TOKEN?.trim();
-  return token ? token : undefined;
-}
-
-export function runnerTokenFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const token = env.RUNNER_FLEET_RUNNER_TOKEN?.trim();
   return token ? token : undefined;
 }

@@ -1,9 +1,9 @@
 /**
  * Runners and runner managers through the GitLab REST API: which runner a
  * `glrt-` token belongs to, the managers (one per host) of a runner, the
- * manager of a given EC2 instance, and removing one manager. Used by
- * smoke-test, status and destroy. Nothing here prints; no token ever appears
- * in a returned value or an error message.
+ * manager of a given EC2 instance and the versions they run, and removing
+ * one manager. Used by smoke-test, status, roll and destroy. Nothing here
+ * prints; no token ever appears in a returned value or an error message.
  */
 import { OperationError } from '../errors.ts';
 import { createGitLabClient, GitLabApiError, type GitLabClient } from './client.ts';
@@ -139,6 +139,25 @@ export function findManagerForInstance(
 ): RunnerManager | undefined {
   const systemId = systemIdForInstance(instanceId);
   return managers.find((manager) => manager.system_id === systemId);
+}
+
+/**
+ * The gitlab-runner version each instance runs, as its manager last reported
+ * it: instance id → version, for the instances GitLab has a manager with a
+ * version for. `roll` compares them with the wanted release.
+ */
+export async function managerVersionsByInstance(
+  client: GitLabClient,
+  runnerId: number,
+  instanceIds: readonly string[],
+): Promise<Map<string, string>> {
+  const managers = await listManagers(client, runnerId);
+  const versions = new Map<string, string>();
+  for (const instanceId of instanceIds) {
+    const version = findManagerForInstance(managers, instanceId)?.version;
+    if (version) versions.set(instanceId, version);
+  }
+  return versions;
 }
 
 /** Managers whose system_id belongs to none of these instances (gone instances, hand-run hosts). */

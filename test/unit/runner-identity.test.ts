@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Instance } from '@aws-sdk/client-auto-scaling';
 import { describe, expect, it } from 'vitest';
 import { loadRunnerSettings } from '../../scripts/commands/create-runner-settings.ts';
-import { reconcileMode } from '../../scripts/commands/reconcile-command.ts';
+import { reconcileModeProblem } from '../../scripts/commands/reconcile-command.ts';
 import { planReconcile, renderReconcileTable } from '../../scripts/commands/reconcile-plan.ts';
 import { InputError } from '../../scripts/errors.ts';
 import { createGitLabClient, retryAfterMs } from '../../scripts/gitlab/client.ts';
@@ -176,14 +176,14 @@ describe('reconcile: which managers go', () => {
     );
   });
   it('a terminal defaults to a dry run; anything else must say which', () => {
-    const problems: string[] = [];
-    expect(reconcileMode({}, true, problems)).toBe(false);
-    expect(reconcileMode({ apply: true }, false, problems)).toBe(true);
-    expect(reconcileMode({ 'dry-run': true }, false, problems)).toBe(false);
-    expect(problems).toEqual([]);
-    expect(reconcileMode({}, false, problems)).toBeUndefined();
-    expect(reconcileMode({ apply: true, 'dry-run': true }, true, problems)).toBeUndefined();
-    expect(problems).toHaveLength(2);
+    const neither = { apply: false, 'dry-run': false };
+    expect(reconcileModeProblem(neither, true)).toBeUndefined();
+    expect(reconcileModeProblem({ ...neither, apply: true }, false)).toBeUndefined();
+    expect(reconcileModeProblem({ ...neither, 'dry-run': true }, false)).toBeUndefined();
+    expect(reconcileModeProblem(neither, false)).toMatch(/^reconcile without a terminal needs --apply/);
+    expect(reconcileModeProblem({ apply: true, 'dry-run': true }, true)).toBe(
+      'give one of --apply and --dry-run, not both',
+    );
   });
 });
 
