@@ -37,6 +37,12 @@ export interface TextFlag extends Described {
 export interface TextListFlag extends Described {
   type: 'texts';
   placeholder: string;
+  /**
+   * Variables read, in this order, when the flag is not given (the first that
+   * is set and not blank): a JSON list, `json: [...]` as a CI job variable
+   * holds an array input, or else one value.
+   */
+  env?: readonly string[];
 }
 
 /** --flag N, a whole number within bounds. */
@@ -175,10 +181,18 @@ async function readFlag(
   switch (spec.type) {
     case 'switch':
       return value === true;
-    case 'texts':
-      return (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter(
+    case 'texts': {
+      if (value === undefined) {
+        const fromEnv = fromEnvironment(spec.env ?? [], env);
+        if (!fromEnv) return [];
+        const items = listFromVariable(...fromEnv);
+        if ('problem' in items) problems.push(items.problem);
+        return 'problem' in items ? [] : items.values;
+      }
+      return (Array.isArray(value) ? value : [value]).filter(
         (item): item is string => typeof item === 'string',
       );
+    }
     case 'integer': {
       if (typeof value !== 'string') return spec.default;
       const problem = integerProblem(flag, value, spec);
@@ -221,6 +235,28 @@ function fromEnvironment(names: readonly string[], env: NodeJS.ProcessEnv): [str
     if (value !== undefined) return [name, value];
   }
   return undefined;
+}
+
+/**
+ * The values a list variable holds. `json: [...]` (or a bare JSON list) is a
+ * list whose items stay whole, spaces and `=` included; numbers and booleans
+ * count as their text and empty items are dropped, as the components' shell
+ * did with them. Anything else is one value.
+ */
+export function listFromVariable(name: string, text: string): { values: string[] } | { problem: string } {
+  const json = /^json:/.test(text) ? text.replace(/^json:\s*/, '') : text.startsWith('[') ? text : undefined;
+  if (json === undefined) return { values: [text] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json || '[]');
+  } catch {
+    parsed = undefined;
+  }
+  const items = Array.isArray(parsed) ? parsed : undefined;
+  if (!items || items.some((item) => !['string', 'number', 'boolean'].includes(typeof item))) {
+    return { problem: `invalid ${name}: expected a JSON list of texts, e.g. json: ["Key=value"]` };
+  }
+  return { values: items.map(String).filter((item) => item !== '') };
 }
 
 function nonBlank(value: string | undefined): string | undefined {

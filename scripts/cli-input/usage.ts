@@ -51,7 +51,12 @@ function flagDetails(spec: FlagSpec): string[] {
     case 'text':
       return spec.env?.length ? [`default: ${spec.env.join(', else ')}`] : [];
     case 'texts':
-      return ['repeatable'];
+      return [
+        'repeatable',
+        ...(spec.env?.length
+          ? [`default: ${spec.env.join(', else ')}, a json: [...] list or one value`]
+          : []),
+      ];
     default:
       return [];
   }

@@ -61,7 +61,7 @@ export const previewCommand = defineCommand({
   notes: `The reports and the note are written before the gate decides. Parameters not
 given keep their previous value; NoEcho values are never printed.`,
   async run({ flags, problems }, context) {
-    const inputs = await collectInputProblems(loadStackInputs(flags), problems);
+    const inputs = await collectInputProblems(loadStackInputs(flags, context.env), problems);
     let mergeRequest: PreviewOptions['mergeRequest'];
     if (flags['mr-note']) {
       const settings = mergeRequestSettings(flags, context.env);

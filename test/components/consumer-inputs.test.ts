@@ -76,15 +76,32 @@ describe('item 1: the stop job never runs by itself', () => {
     '%s: refuses to destroy when started without a person (CI_JOB_MANUAL unset)',
     (name, jobName, inputs) => {
       const stop = job(name, inputs, jobName);
-      const automatic = runJobScript(stop, {});
+      // The real CLI refuses before any AWS call: one line, exit 2.
+      const automatic = runJobScript(stop, {}, { realCli: true });
       expect(automatic.status).toBe(2);
       expect(automatic.stderr.trim().split('\n')).toHaveLength(1);
-      expect(automatic.stderr).toMatch(/refusing to destroy fleet-a: this stop job was not started by hand/);
-      expect(automatic.cliCalls).toEqual([]);
+      expect(automatic.stderr).toMatch(
+        /^error: refusing to destroy fleet-a: this stop job was not started by hand \(a when: in its rules overrides when: manual\); give every rule when: manual, or for a throwaway stack use the destroy component with allow_automatic: true$/m,
+      );
+      expect(automatic.cliCalls).toHaveLength(1);
+      // Played by hand, it goes past the refusal to its AWS setup (none here: exit 2 for that instead).
+      const playedReal = runJobScript(stop, { CI_JOB_MANUAL: 'true' }, { realCli: true });
+      expect(playedReal.status).toBe(2);
+      expect(playedReal.stderr).not.toContain('refusing to destroy');
+      expect(playedReal.stderr).toMatch(/AWS|credentials|region/);
       const played = runJobScript(stop, { CI_JOB_MANUAL: 'true' });
       expect(played.status, played.stderr).toBe(0);
       expect(played.cliCalls).toEqual([
-        ['destroy', '--stack-name', 'fleet-a', '--region', 'eu-west-1', '--yes-destroy-stack', 'fleet-a'],
+        [
+          'destroy',
+          '--stack-name',
+          'fleet-a',
+          '--region',
+          'eu-west-1',
+          '--yes-destroy-stack',
+          'fleet-a',
+          '--only-when-played-by-hand',
+        ],
       ]);
     },
   );
@@ -95,9 +112,10 @@ describe('item 1: the stop job never runs by itself', () => {
       { ...base, allow_automatic: true, rules: [{ when: 'always' }] },
       'runner-fleet-destroy',
     );
-    const run = runJobScript(cleanup, {});
-    expect(run.status, run.stderr).toBe(0);
+    const run = runJobScript(cleanup, {}, { realCli: true });
     expect(run.cliCalls[0]?.[0]).toBe('destroy');
+    expect(run.stderr).not.toContain('refusing to destroy');
+    expect(run.stderr).toMatch(/AWS|credentials|region/);
   });
 });
 
