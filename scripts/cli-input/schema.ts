@@ -17,6 +17,8 @@ interface Described {
 /** --flag, no value. */
 export interface SwitchFlag extends Described {
   type: 'switch';
+  /** Variables that turn it on when not given: on when any of them is `true` (a component's boolean input, a pipeline variable). */
+  env?: readonly string[];
 }
 
 /** --flag VALUE, once. */
@@ -151,7 +153,13 @@ export async function readInput<F extends FlagTable, E extends EnvironmentTable>
   for (const [name, spec] of Object.entries(schema.flags)) {
     const value = raw[name];
     if (value !== undefined) given.add(name);
-    flags[name] = await readFlag(name, spec, value, env, problems);
+    flags[name] = await readFlag(
+      name,
+      spec,
+      value ?? fromListOrSwitchVariable(spec, env, problems),
+      env,
+      problems,
+    );
   }
   const environment: Record<string, string | undefined> = {};
   for (const [name, spec] of Object.entries(schema.environment ?? {})) {
@@ -181,18 +189,10 @@ async function readFlag(
   switch (spec.type) {
     case 'switch':
       return value === true;
-    case 'texts': {
-      if (value === undefined) {
-        const fromEnv = fromEnvironment(spec.env ?? [], env);
-        if (!fromEnv) return [];
-        const items = listFromVariable(...fromEnv);
-        if ('problem' in items) problems.push(items.problem);
-        return 'problem' in items ? [] : items.values;
-      }
-      return (Array.isArray(value) ? value : [value]).filter(
+    case 'texts':
+      return (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter(
         (item): item is string => typeof item === 'string',
       );
-    }
     case 'integer': {
       if (typeof value !== 'string') return spec.default;
       const problem = integerProblem(flag, value, spec);
@@ -226,6 +226,26 @@ async function readFlag(
       return text;
     }
   }
+}
+
+/** What the variables of a switch or a list flag stand for when it is not given; text flags read theirs in readFlag. */
+function fromListOrSwitchVariable(
+  spec: FlagSpec,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): RawFlags[string] {
+  if (spec.type === 'switch') {
+    return (spec.env ?? []).some((name) => nonBlank(env[name]) === 'true') ? true : undefined;
+  }
+  if (spec.type !== 'texts') return undefined;
+  const found = fromEnvironment(spec.env ?? [], env);
+  if (!found) return undefined;
+  const items = listFromVariable(...found);
+  if ('problem' in items) {
+    problems.push(items.problem);
+    return undefined;
+  }
+  return items.values;
 }
 
 /** The first of the variables that is set and not blank, with its name. */

@@ -50,6 +50,8 @@ function flagDetails(spec: FlagSpec): string[] {
     }
     case 'text':
       return spec.env?.length ? [`default: ${spec.env.join(', else ')}`] : [];
+    case 'switch':
+      return spec.env?.length ? [`on when ${spec.env.join(' or ')} is true`] : [];
     case 'texts':
       return [
         'repeatable',

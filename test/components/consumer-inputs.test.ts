@@ -10,10 +10,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readInput } from '../../scripts/cli-input/schema.ts';
+import { previewFlags } from '../../scripts/commands/preview-command.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 import { ROOT } from '../support/emulator.ts';
 import { type ComponentFile, inputProblems, interpolate, type Job, readComponent } from './gitlab-ci.ts';
-import { runJobScript } from './job-script.ts';
+import { jobVariables, runJobScript } from './job-script.ts';
 
 const components = new Map<string, ComponentFile>(
   readdirSync(join(ROOT, 'templates'))
@@ -271,25 +273,37 @@ describe('item 7: inputs as people write them', () => {
     expect(roll({})).not.toContain('--runner-id');
   });
 
-  it('preview passes --allow-* from its inputs or from a pipeline variable', () => {
-    const preview = (inputs: object, ci: Record<string, string> = {}) =>
-      runJobScript(
-        job(
-          'preview',
-          { ...base, fail_on_replacement: true, fail_on_permissions: true, ...inputs },
-          'runner-fleet-preview',
-        ),
-        {
-          RUNNER_FLEET_HOME: '/opt/runner-fleet',
-          ...ci,
-        },
-      ).cliCalls[0] ?? [];
-    expect(preview({})).not.toContain('--allow-replacement');
-    expect(preview({ allow_replacement: true })).toContain('--allow-replacement');
-    expect(preview({ allow_permission_changes: true })).toContain('--allow-permission-changes');
-    expect(preview({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'true' })).toContain('--allow-replacement');
-    expect(preview({}, { RUNNER_FLEET_ALLOW_PERMISSION_CHANGES: 'true' })).toContain(
-      '--allow-permission-changes',
+  it('preview lets --allow-* come from its inputs or from a pipeline variable, and fails only where asked', async () => {
+    const previewFlagsOf = async (inputs: object, ci: Record<string, string> = {}) => {
+      const preview = job(
+        'preview',
+        { ...base, fail_on_replacement: true, fail_on_permissions: true, ...inputs },
+        'runner-fleet-preview',
+      );
+      // The job's one CLI call carries no gate flag: the CLI reads the job's variables (and the pipeline's).
+      const run = runJobScript(preview, ci);
+      expect(run.cliCalls[0]?.filter((arg) => /^--(allow|fail|mr)-/.test(arg))).toEqual([]);
+      const env = { ...ci, ...jobVariables(preview, ci) };
+      return (await readInput({ flags: previewFlags }, {}, env)).flags;
+    };
+    const plain = await previewFlagsOf({});
+    expect(plain['fail-on-replacement']).toBe(true);
+    expect(plain['fail-on-permissions']).toBe(true);
+    expect(plain['allow-replacement']).toBe(false);
+    expect(plain['allow-permission-changes']).toBe(false);
+    expect((await previewFlagsOf({ fail_on_replacement: false }))['fail-on-replacement']).toBe(false);
+    expect((await previewFlagsOf({ allow_replacement: true }))['allow-replacement']).toBe(true);
+    expect((await previewFlagsOf({ allow_permission_changes: true }))['allow-permission-changes']).toBe(true);
+    expect((await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'true' }))['allow-replacement']).toBe(
+      true,
+    );
+    expect(
+      (await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_PERMISSION_CHANGES: 'true' }))[
+        'allow-permission-changes'
+      ],
+    ).toBe(true);
+    expect((await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'false' }))['allow-replacement']).toBe(
+      false,
     );
   });
 });
