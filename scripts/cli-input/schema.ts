@@ -125,7 +125,11 @@ export function parseArgsOptions(flags: FlagTable): NonNullable<ParseArgsConfig[
   );
 }
 
-/** Raw values as parseArgs returns them (or a test hands them in). */
+/**
+ * Raw values as the command line gives them (command-line.ts) or a test hands
+ * them in: text for a valued flag, `true` for a switch; `true` for a valued
+ * flag or text for a switch is a flag written wrong, reported as a problem.
+ */
 export type RawFlags = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /**
@@ -172,9 +176,17 @@ async function readFlag(
   problems: string[],
 ): Promise<unknown> {
   const flag = `--${name}`;
+  if (spec.type === 'switch') {
+    if (typeof value === 'string') problems.push(`${flag} takes no value: write ${flag} alone`);
+    return value === true;
+  }
+  // A valued flag written without its value comes as `true` (command-line.ts): refused like a bad value.
+  if (value === true || (Array.isArray(value) && value.includes(true))) {
+    problems.push(`missing value after ${flag}: write ${flag} ${spec.placeholder}`);
+    if (spec.type === 'integer') return spec.default;
+    if (spec.type === 'text') return spec.required ? '' : undefined;
+  }
   switch (spec.type) {
-    case 'switch':
-      return value === true;
     case 'texts':
       return (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter(
         (item): item is string => typeof item === 'string',

@@ -122,6 +122,34 @@ describe('input the CLI refuses before it calls AWS', () => {
     ]);
   });
 
+  it('unknown flags, stray arguments and flags without values are listed with every other problem', async () => {
+    const result = await cli([
+      'deploy',
+      '--stack-name',
+      '9bad',
+      '--nope',
+      '--stak-name',
+      'fleet',
+      'extra',
+      '--template-file',
+      '--timeout-minutes',
+      '-1',
+      '--wait-minutes',
+    ]);
+    expect(result.code, result.output).toBe(2);
+    expect(errorLines(result)).toEqual([
+      'error: unknown flag --nope',
+      'error: unknown flag --stak-name',
+      'error: unexpected argument extra: deploy takes flags only',
+      'error: invalid --stack-name 9bad: use a letter then letters, digits and hyphens (at most 128 characters)',
+      'error: missing value after --template-file: write --template-file FILE',
+      'error: invalid --timeout-minutes -1: expected a whole number above 0',
+      'error: missing value after --wait-minutes: write --wait-minutes N',
+      'error:   run runner-fleet deploy --help for its flags',
+    ]);
+    expect(proxy.calls).toEqual([]);
+  });
+
   it('a YAML alias bomb is refused in one line within seconds', async () => {
     for (const verb of ['deploy', 'preview']) {
       const result = await cli([verb, '--stack-name', 'fleet', '--template-file', aliasBomb]);
