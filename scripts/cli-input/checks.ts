@@ -23,6 +23,15 @@ export function gitlabAddressProblem(value: string, source: string): string | un
   return `invalid ${source} ${value}: expected the GitLab address, such as https://gitlab.example.com`;
 }
 
+/**
+ * A value (of a flag, or read from a file: `source` says where) that is not
+ * one of `allowed`; anything but text, such as a YAML list or number, is not.
+ */
+export function oneOfProblem(value: unknown, allowed: readonly string[], source: string): string | undefined {
+  if (typeof value === 'string' && allowed.includes(value)) return undefined;
+  return `invalid ${source} ${String(value)}: expected ${allowed.join(allowed.length === 2 ? ' or ' : ', ')}`;
+}
+
 /** Whether an output file can be written, checked before any AWS work is done. */
 export async function writableFileProblem(flag: string, path: string): Promise<string | undefined> {
   const existing = await stat(path).catch(() => undefined);

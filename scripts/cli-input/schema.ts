@@ -7,7 +7,7 @@
  * (usage.ts) and through it docs/cli.md.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { writableFileProblem } from './checks.ts';
+import { oneOfProblem, writableFileProblem } from './checks.ts';
 
 interface Described {
   /** One sentence or two; usage.ts wraps it and adds the default, the bounds and the fallback. */
@@ -29,6 +29,8 @@ export interface TextFlag extends Described {
   required?: true | string;
   /** The problem with a value, or undefined; `source` is the flag or the variable it came from. */
   check?: (value: string, source: string) => string | undefined;
+  /** The only values allowed (an empty one is not among them); the help text names them. */
+  oneOf?: readonly string[];
   /** A file the command writes: refused before any work when it cannot be written. */
   writes?: true;
 }
@@ -211,14 +213,16 @@ async function readFlag(
         typeof value === 'string'
           ? [flag, value]
           : (fromEnvironment(spec.env ?? [], env) ?? [flag, undefined]);
-      if (text === undefined || text === '') {
+      if (text === undefined || (text === '' && !spec.oneOf)) {
         // An empty value given on purpose stays empty: `--group ''` clears the settings file's group.
         if (!spec.required) return text;
         problems.push(spec.required === true ? `missing ${flag} ${spec.placeholder}` : spec.required);
         return '';
       }
       const problem =
-        spec.check?.(text, source) ?? (spec.writes ? await writableFileProblem(flag, text) : undefined);
+        spec.check?.(text, source) ??
+        (spec.oneOf ? oneOfProblem(text, spec.oneOf, source) : undefined) ??
+        (spec.writes ? await writableFileProblem(flag, text) : undefined);
       if (problem) problems.push(problem);
       // Kept even when refused, so a cross check speaks of what was given rather than of its absence.
       return text;
