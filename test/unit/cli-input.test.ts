@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointProblems } from '../../scripts/aws/clients.ts';
+import { gitlabAddressProblem } from '../../scripts/cli-input/checks.ts';
 import { readCommandLine } from '../../scripts/cli-input/command-line.ts';
 import { gitlabUrl, minutes, stackName } from '../../scripts/cli-input/common-flags.ts';
 import { type InputSchema, parseArgsOptions, readInput } from '../../scripts/cli-input/schema.ts';
@@ -192,6 +194,27 @@ describe('readCommandLine', () => {
       '--apply takes no value: write --apply alone',
     ]);
     expect(input.flags).toMatchObject({ 'stack-name': '', 'wait-minutes': 30, tag: ['a=1'], apply: false });
+  });
+});
+
+describe('the URL-shape check shared by --gitlab-url and AWS_ENDPOINT_URL', () => {
+  it.each(['https://gitlab.example.com', 'http://127.0.0.1:4566', 'https://h/path'])(
+    'accepts %s',
+    (value) => {
+      expect(gitlabAddressProblem(value, '--gitlab-url')).toBeUndefined();
+      expect(endpointProblems({ AWS_ENDPOINT_URL: value })).toEqual([]);
+    },
+  );
+
+  it.each(['localhost:4566', 'ftp://files.example.com', 'http://', 'not a url'])('refuses %s', (value) => {
+    expect(gitlabAddressProblem(value, 'CI_SERVER_URL')).toBe(
+      `invalid CI_SERVER_URL ${value}: expected the GitLab address, such as https://gitlab.example.com`,
+    );
+    expect(
+      endpointProblems({ AWS_ENDPOINT_URL_SSM: value, AWS_ENDPOINT_URLS: value, AWS_REGION: value }),
+    ).toEqual([
+      `invalid AWS_ENDPOINT_URL_SSM ${value}: expected an http(s) URL such as https://cloudformation.eu-west-1.amazonaws.com`,
+    ]);
   });
 });
 
