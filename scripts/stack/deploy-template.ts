@@ -124,7 +124,7 @@ async function executeAndFollow(
       { changeSetId: pending.id, stackId: pending.stackId },
     );
   } catch (error) {
-    const failure = await discardAfterFailure(cfn, log, { stackName, type }, pending, error, signal);
+    const failure = await discardAfterFailure(cfn, log, { stackName, type }, pending, error, signal, clock);
     throw signal?.aborted ? new InterruptedError(`deploy of ${stackName} interrupted`) : failure;
   }
   log.info(`Executing change set ${changeSet.name}`);
