@@ -11,6 +11,7 @@ import {
   upsertMergeRequestNote,
 } from '../gitlab/merge-request-notes.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, systemClock } from '../poll.ts';
 import { buildPreviewReport, type PreviewReport } from '../preview/classify.ts';
 import { evaluateGate, type GateOptions } from '../preview/gate.ts';
 import { renderMarkdown, summaryLine } from '../render/change-set-report.ts';
@@ -22,7 +23,6 @@ import {
   planChangeSet,
   type TemplateInput,
 } from '../stack/change-set.ts';
-import { type Clock, systemClock } from '../stack/poll.ts';
 import { checkPreviewable } from '../stack/stack-state.ts';
 
 export interface PreviewOptions extends TemplateInput {

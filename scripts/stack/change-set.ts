@@ -34,7 +34,7 @@ import {
 import type { LoadedTemplate } from '../config/template.ts';
 import { firstLine, InputError, isRunnerFleetError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { type Clock, pollUntil, systemClock } from './poll.ts';
+import { type Clock, pollUntil, systemClock } from '../poll.ts';
 
 /** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
 export const CHANGE_SET_MAX_WAIT_SECONDS = 600;
