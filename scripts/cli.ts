@@ -3,12 +3,20 @@
  * line and a documented exit code. No command logic lives here.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { isUnparsableResponse } from './aws/errors.ts';
+import { readCommandLine } from './cli-input/command-line.ts';
 import type { CommandSpec } from './commands/command-spec.ts';
 import { COMMANDS } from './commands/registry.ts';
 import { adoptNamedRunnerToken, namedRunnerToken } from './config/runner-token-variable.ts';
-import { ExitCode, firstLine, hintsOf, InputError, isRunnerFleetError, OperationError } from './errors.ts';
+import {
+  ExitCode,
+  firstLine,
+  hintsOf,
+  InputError,
+  isRunnerFleetError,
+  OperationError,
+  withHint,
+} from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export const EXIT_CODES_HELP = `Exit codes:
@@ -104,11 +112,18 @@ export async function runCli(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   aws.reportAwsRetriesTo((line) => log.warn(line));
+  const commandLine = readCommandLine(command.name, command.options, rest);
   try {
-    const flags = parseFlags(command, rest);
-    await command.run(flags, { log, signal: controller.signal, env: process.env });
+    await command.run(
+      commandLine.values,
+      { log, signal: controller.signal, env: process.env },
+      commandLine.problems,
+    );
     return ExitCode.Success;
   } catch (error) {
+    if (error instanceof InputError && commandLine.problems.length > 0) {
+      withHint(error, `run runner-fleet ${command.name} --help for its flags`);
+    }
     if (controller.signal.aborted && !isRunnerFleetError(error)) {
       // Stopped by the signal before a command step could say what it had done.
       log.error(
@@ -134,27 +149,6 @@ class InterruptSignal extends Error {
   }
 }
 
-/**
- * `--timeout-minutes -1` is a value, not a flag: parseArgs refuses it as
- * ambiguous, which would hide every other problem. Joined as
- * `--timeout-minutes=-1`, the command's own check reports it with the rest.
- */
-function joinNegativeNumbers(command: CommandSpec, args: readonly string[]): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? '';
-    const next = args[i + 1];
-    const option = arg.startsWith('--') ? command.options[arg.slice(2)] : undefined;
-    if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
-      joined.push(`${arg}=${next}`);
-      i += 1;
-    } else {
-      joined.push(arg);
-    }
-  }
-  return joined;
-}
-
 /** Secret values this run may hold, masked in every line it prints. */
 function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return [
@@ -167,19 +161,6 @@ function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
     .map((name) => env[name]?.trim() ?? '')
     .concat(namedRunnerToken(env)?.value.trim() ?? '')
     .filter((value) => value.length >= 12);
-}
-
-function parseFlags(command: CommandSpec, args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: joinNegativeNumbers(command, args),
-      options: command.options,
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new InputError(`${firstLine(error)}; run runner-fleet ${command.name} --help`);
-  }
 }
 
 /** How AWS errors are told apart (aws/clients.ts, passed in because it is loaded on demand). */

@@ -14,6 +14,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { httpUrlProblem } from '../cli-input/checks.ts';
 import { collectInputProblems, firstLine, InputError } from '../errors.ts';
 import {
   boundedRetryStrategy,
@@ -369,17 +370,12 @@ export function endpointProblems(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!/^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/.test(name) || !value) continue;
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
-      problems.push(
-        `invalid ${name} ${value}: expected an http(s) URL such as https://cloudformation.eu-west-1.amazonaws.com`,
-      );
-    }
+    const problem = httpUrlProblem(
+      value,
+      name,
+      'an http(s) URL such as https://cloudformation.eu-west-1.amazonaws.com',
+    );
+    if (problem) problems.push(problem);
   }
   return problems;
 }

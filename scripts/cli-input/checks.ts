@@ -11,8 +11,11 @@ export function stackNameProblem(stackName: string): string | undefined {
     : `invalid --stack-name ${stackName}: use a letter then letters, digits and hyphens (at most 128 characters)`;
 }
 
-/** A GitLab address (from a flag or a CI variable, named by `source`) that is not http(s)://host. */
-export function gitlabAddressProblem(value: string, source: string): string | undefined {
+/**
+ * A value (of a flag or a variable, named by `source`) that is not an
+ * http(s) URL with a host; `expected` completes the problem line.
+ */
+export function httpUrlProblem(value: string, source: string, expected: string): string | undefined {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -20,7 +23,21 @@ export function gitlabAddressProblem(value: string, source: string): string | un
     url = undefined;
   }
   if (url && (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname) return undefined;
-  return `invalid ${source} ${value}: expected the GitLab address, such as https://gitlab.example.com`;
+  return `invalid ${source} ${value}: expected ${expected}`;
+}
+
+/** A GitLab address (from a flag or a CI variable, named by `source`) that is not http(s)://host. */
+export function gitlabAddressProblem(value: string, source: string): string | undefined {
+  return httpUrlProblem(value, source, 'the GitLab address, such as https://gitlab.example.com');
+}
+
+/**
+ * A value (of a flag, or read from a file: `source` says where) that is not
+ * one of `allowed`; anything but text, such as a YAML list or number, is not.
+ */
+export function oneOfProblem(value: unknown, allowed: readonly string[], source: string): string | undefined {
+  if (typeof value === 'string' && allowed.includes(value)) return undefined;
+  return `invalid ${source} ${String(value)}: expected ${allowed.join(allowed.length === 2 ? ' or ' : ', ')}`;
 }
 
 /** Whether an output file can be written, checked before any AWS work is done. */

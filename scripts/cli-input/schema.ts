@@ -7,7 +7,7 @@
  * (usage.ts) and through it docs/cli.md.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { writableFileProblem } from './checks.ts';
+import { oneOfProblem, writableFileProblem } from './checks.ts';
 
 interface Described {
   /** One sentence or two; usage.ts wraps it and adds the default, the bounds and the fallback. */
@@ -31,6 +31,8 @@ export interface TextFlag extends Described {
   required?: true | string;
   /** The problem with a value, or undefined; `source` is the flag or the variable it came from. */
   check?: (value: string, source: string) => string | undefined;
+  /** The only values allowed (an empty one is not among them); the help text names them. */
+  oneOf?: readonly string[];
   /** A file the command writes: refused before any work when it cannot be written. */
   writes?: true;
 }
@@ -133,7 +135,11 @@ export function parseArgsOptions(flags: FlagTable): NonNullable<ParseArgsConfig[
   );
 }
 
-/** Raw values as parseArgs returns them (or a test hands them in). */
+/**
+ * Raw values as the command line gives them (command-line.ts) or a test hands
+ * them in: text for a valued flag, `true` for a switch; `true` for a valued
+ * flag or text for a switch is a flag written wrong, reported as a problem.
+ */
 export type RawFlags = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /**
@@ -186,9 +192,17 @@ async function readFlag(
   problems: string[],
 ): Promise<unknown> {
   const flag = `--${name}`;
+  if (spec.type === 'switch') {
+    if (typeof value === 'string') problems.push(`${flag} takes no value: write ${flag} alone`);
+    return value === true;
+  }
+  // A valued flag written without its value comes as `true` (command-line.ts): refused like a bad value.
+  if (value === true || (Array.isArray(value) && value.includes(true))) {
+    problems.push(`missing value after ${flag}: write ${flag} ${spec.placeholder}`);
+    if (spec.type === 'integer') return spec.default;
+    if (spec.type === 'text') return spec.required ? '' : undefined;
+  }
   switch (spec.type) {
-    case 'switch':
-      return value === true;
     case 'texts':
       return (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter(
         (item): item is string => typeof item === 'string',
@@ -213,14 +227,16 @@ async function readFlag(
         typeof value === 'string'
           ? [flag, value]
           : (fromEnvironment(spec.env ?? [], env) ?? [flag, undefined]);
-      if (text === undefined || text === '') {
+      if (text === undefined || (text === '' && !spec.oneOf)) {
         // An empty value given on purpose stays empty: `--group ''` clears the settings file's group.
         if (!spec.required) return text;
         problems.push(spec.required === true ? `missing ${flag} ${spec.placeholder}` : spec.required);
         return '';
       }
       const problem =
-        spec.check?.(text, source) ?? (spec.writes ? await writableFileProblem(flag, text) : undefined);
+        spec.check?.(text, source) ??
+        (spec.oneOf ? oneOfProblem(text, spec.oneOf, source) : undefined) ??
+        (spec.writes ? await writableFileProblem(flag, text) : undefined);
       if (problem) problems.push(problem);
       // Kept even when refused, so a cross check speaks of what was given rather than of its absence.
       return text;

@@ -28,8 +28,12 @@ export interface CommandSpec {
   name: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  /** Checks the raw flags against the schema, then runs; every input problem is one InputError (exit 2). */
-  run(flags: RawFlags, context: CommandContext): Promise<void>;
+  /**
+   * Checks the raw flags against the schema, then runs; every input problem,
+   * those the command line already had (unknown flags, stray arguments)
+   * first, is in one InputError (exit 2).
+   */
+  run(flags: RawFlags, context: CommandContext, commandLineProblems?: readonly string[]): Promise<void>;
 }
 
 /**
@@ -59,8 +63,9 @@ export function defineCommand<
     name: definition.name,
     usage: renderUsage(definition),
     options: parseArgsOptions(definition.flags),
-    async run(flags, context) {
-      await definition.run(await readInput(definition, flags, context.env), context);
+    async run(flags, context, commandLineProblems = []) {
+      const input = await readInput(definition, flags, context.env);
+      await definition.run({ ...input, problems: [...commandLineProblems, ...input.problems] }, context);
     },
   };
 }

@@ -10,14 +10,20 @@ import {
 import { apiRoot } from '../config/gitlab-access.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
+import { ACCESS_LEVELS, RUNNER_TYPES } from '../gitlab/runner-admin.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { createRunner } from './create-runner.ts';
-import { loadRunnerSettings } from './create-runner-settings.ts';
+import { loadRunnerSettings, TRUE_OR_FALSE } from './create-runner-settings.ts';
 import { runnerTokenParameter, tokenParameterName, tokenParameterOrStack } from './runner-token-source.ts';
 
 /** A runner setting given on the command line; checked with the settings file (create-runner-settings.ts). */
 function setting(placeholder: string, help: string) {
   return { type: 'text', placeholder, help } as const;
+}
+
+/** A runner setting that is one of a few values, refused here when it is not; merged with the file all the same. */
+function choice(placeholder: string, oneOf: readonly string[], help: string) {
+  return { ...setting(placeholder, help), oneOf } as const;
 }
 
 export const createRunnerCommand = defineCommand({
@@ -30,16 +36,16 @@ export const createRunnerCommand = defineCommand({
       'FILE',
       'runner settings, YAML: runner_type, group, project, description, tag_list, run_untagged, locked, paused, maximum_timeout, access_level, maintenance_note',
     ),
-    'runner-type': setting('TYPE', 'instance_type, group_type or project_type'),
+    'runner-type': choice('TYPE', RUNNER_TYPES, 'instance_type, group_type or project_type'),
     group: setting('ID|PATH', 'group of a group_type runner'),
     project: setting('ID|PATH', 'project of a project_type runner'),
     description: setting('TEXT', 'runner description'),
     tag: { type: 'texts', placeholder: 'TAG', help: 'a runner tag; replaces tag_list' },
-    'run-untagged': setting('true|false', 'take jobs without tags'),
-    locked: setting('true|false', 'project runners: locked to their projects'),
-    paused: setting('true|false', 'take no new jobs'),
+    'run-untagged': choice('true|false', TRUE_OR_FALSE, 'take jobs without tags'),
+    locked: choice('true|false', TRUE_OR_FALSE, 'project runners: locked to their projects'),
+    paused: choice('true|false', TRUE_OR_FALSE, 'take no new jobs'),
     'maximum-timeout': setting('SECONDS', 'longest job timeout the runner allows (at least 600)'),
-    'access-level': setting('LEVEL', 'not_protected or ref_protected'),
+    'access-level': choice('LEVEL', ACCESS_LEVELS, 'not_protected or ref_protected'),
     'maintenance-note': setting('TEXT', 'free-form note shown in GitLab'),
     'dry-run': { type: 'switch', help: 'show what would be created or changed; change nothing' },
     'runner-token-kms-key': runnerTokenKmsKey,

@@ -1,10 +1,14 @@
 /**
  * The runner's settings as the consumer's repository states them: a YAML file
  * (runner.yml) in GitLab's field names, with flags on top. Every problem is
- * collected so one run lists them all (exit 2).
+ * collected so one run lists them all (exit 2). The flags' allowed values
+ * (runner type, access level, true|false) are declared in create-runner's
+ * input schema, which reports a bad one; the same values are checked here for
+ * the file.
  */
 import { readFile } from 'node:fs/promises';
 import { load } from 'js-yaml';
+import { oneOfProblem } from '../cli-input/checks.ts';
 import { InputError } from '../errors.ts';
 import {
   ACCESS_LEVELS,
@@ -36,7 +40,11 @@ const TAG = /^[^,]{1,255}$/;
 
 type RawSettings = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
 
-/** The settings flags of create-runner as given (text, checked here together with the file). */
+/**
+ * The settings flags of create-runner as its input schema read them: text,
+ * checked here together with the file. A value outside the allowed ones was
+ * reported by the schema already; here it only keeps settings from being made.
+ */
 export interface RunnerSettingsFlags {
   settings?: string | undefined;
   'runner-type'?: string | undefined;
@@ -60,7 +68,13 @@ export async function loadRunnerSettings(flags: RunnerSettingsFlags): Promise<Ru
   const merged: RawSettings = { ...raw, ...fromFlags };
   const where = (key: string) =>
     key in fromFlags ? `--${key.replaceAll('_', '-')}` : `${key} in ${file ?? 'the settings'}`;
-  const settings = validate(merged, where, problems);
+  const notAllowed = (key: keyof RawSettings, allowed: readonly string[]) => {
+    const problem = merged[key] === undefined ? undefined : oneOfProblem(merged[key], allowed, where(key));
+    // A flag's value outside the allowed ones is the input schema's problem line, not a second one here.
+    if (problem && !(key in fromFlags)) problems.push(problem);
+    return problem !== undefined;
+  };
+  const settings = validate(merged, where, notAllowed, problems);
   if (problems.length > 0 || !settings) throw new InputError(problems);
   return settings;
 }
@@ -113,20 +127,26 @@ function flagSettings(flags: RunnerSettingsFlags): RawSettings {
   return out;
 }
 
+/** Whether a setting is outside its allowed values (and says so where nobody else has). */
+type NotAllowed = (key: keyof RawSettings, allowed: readonly string[]) => boolean;
+
+/** The text of a true|false setting, as a flag gives it. */
+export const TRUE_OR_FALSE = ['true', 'false'] as const;
+
 function validate(
   raw: RawSettings,
   where: (key: string) => string,
+  notAllowed: NotAllowed,
   problems: string[],
 ): RunnerSettings | undefined {
+  let refused = false;
   const runnerType = raw.runner_type;
   if (runnerType === undefined) {
     problems.push(
       `no runner_type: set it in the settings file or pass --runner-type (${RUNNER_TYPES.join(', ')})`,
     );
-  } else if (!RUNNER_TYPES.includes(runnerType as RunnerType)) {
-    problems.push(
-      `invalid ${where('runner_type')} ${String(runnerType)}: expected ${RUNNER_TYPES.join(', ')}`,
-    );
+  } else if (notAllowed('runner_type', RUNNER_TYPES)) {
+    refused = true;
   }
   const group = reference(raw, 'group', where, problems);
   const project = reference(raw, 'project', where, problems);
@@ -157,8 +177,11 @@ function validate(
     ['locked', 'locked'],
     ['paused', 'paused'],
   ] as const) {
-    const value = bool(raw, key, where, problems);
-    if (value !== undefined) settings[field] = value;
+    // YAML gives true and false; a flag, or a quoted YAML value, their text.
+    const value = raw[key];
+    if (typeof value === 'boolean') settings[field] = value;
+    else if (notAllowed(key, TRUE_OR_FALSE)) refused = true;
+    else if (value !== undefined) settings[field] = value === 'true';
   }
   if (raw.tag_list !== undefined) {
     const list = Array.isArray(raw.tag_list) ? raw.tag_list : undefined;
@@ -177,17 +200,12 @@ function validate(
       );
     } else settings.maximumTimeout = value;
   }
-  if (raw.access_level !== undefined) {
-    if (!ACCESS_LEVELS.includes(raw.access_level as AccessLevel)) {
-      problems.push(
-        `invalid ${where('access_level')} ${String(raw.access_level)}: expected ${ACCESS_LEVELS.join(' or ')}`,
-      );
-    } else settings.accessLevel = raw.access_level as AccessLevel;
-  }
+  if (notAllowed('access_level', ACCESS_LEVELS)) refused = true;
+  else if (raw.access_level !== undefined) settings.accessLevel = raw.access_level as AccessLevel;
   if (settings.runUntagged === false && settings.tagList?.length === 0) {
     problems.push('run_untagged false with an empty tag_list: the runner could never take a job');
   }
-  return problems.length > 0 ? undefined : settings;
+  return problems.length > 0 || refused ? undefined : settings;
 }
 
 function reference(
@@ -221,18 +239,4 @@ function text(
     return undefined;
   }
   return value;
-}
-
-function bool(
-  raw: RawSettings,
-  key: 'run_untagged' | 'locked' | 'paused',
-  where: (key: string) => string,
-  problems: string[],
-): boolean | undefined {
-  const value = raw[key];
-  if (value === undefined) return undefined;
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  problems.push(`invalid ${where(key)} ${String(value)}: expected true or false`);
-  return undefined;
 }

@@ -14,8 +14,9 @@ import { firstLine, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, systemIdForInstance } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, systemClock } from '../poll.ts';
 import { firstFailureReasons } from '../render/events.ts';
-import { type Clock, followStack, markExistingEvents, systemClock } from '../stack/follow-stack.ts';
+import { followStack, markExistingEvents } from '../stack/follow-stack.ts';
 
 export interface DestroyOptions {
   stackName: string;

@@ -11,6 +11,7 @@ import {
   upsertMergeRequestNote,
 } from '../gitlab/merge-request-notes.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, systemClock } from '../poll.ts';
 import { buildPreviewReport, type PreviewReport } from '../preview/classify.ts';
 import { evaluateGate, type GateOptions } from '../preview/gate.ts';
 import { renderMarkdown, summaryLine } from '../render/change-set-report.ts';
@@ -37,10 +38,12 @@ export interface PreviewDependencies {
   cloudFormation: CloudFormationClient;
   log: Logger;
   signal?: AbortSignal;
+  clock?: Clock;
 }
 
 export async function preview(options: PreviewOptions, deps: PreviewDependencies): Promise<PreviewReport> {
   const { cloudFormation: cfn, log, signal } = deps;
+  const clock = deps.clock ?? systemClock;
   const stack = await describeStack(cfn, options.stackName, signal);
   checkPreviewable(stack, options.stackName);
 
@@ -51,6 +54,7 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
   await logParameters(log, plan.resolution);
 
   const step = await createAndAwait(cfn, log, plan, {
+    clock,
     includePropertyValues: true,
     ...(signal ? { signal } : {}),
   }).catch((error: unknown) => {
@@ -65,7 +69,7 @@ export async function preview(options: PreviewOptions, deps: PreviewDependencies
         `Kept change set ${step.changeSet.name}: review it in the console, or delete it with aws cloudformation delete-change-set --stack-name ${options.stackName} --change-set-name ${step.changeSet.name}`,
       );
     } else {
-      await discardChangeSet(cfn, log, options.stackName, step.changeSet.pending);
+      await discardChangeSet(cfn, log, options.stackName, step.changeSet.pending, clock);
     }
   }
 

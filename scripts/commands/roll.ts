@@ -22,8 +22,8 @@ import { activeRefresh, type InstanceRefreshApi, REFRESH_END_STATES } from '../a
 import { parseTemplate } from '../config/template.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, pollUntil, systemClock } from '../poll.ts';
 import { deployTemplate } from '../stack/deploy-template.ts';
-import { type Clock, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface RollOptions {
   stackName: string;

@@ -39,6 +39,7 @@ import {
   runnerTokenExpiry,
 } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, type PollOptions, pollUntil, systemClock } from '../poll.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
 import {
   CANARY_VARIABLE,
@@ -54,7 +55,6 @@ import {
   managersDecided,
   tokenExpiryResult,
 } from '../smoke-test/evaluate.ts';
-import { type Clock, type PollOptions, pollUntil, systemClock } from '../stack/poll.ts';
 
 export interface CanaryOptions {
   /** Branch or tag the canary pipeline runs on. */

@@ -5,7 +5,6 @@
  * be executed. The AWS calls themselves are in aws/cloudformation.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { CloudFormationClient, Stack, Tag } from '@aws-sdk/client-cloudformation';
 import {
   type ChangeSetOutcome,
@@ -35,13 +34,15 @@ import {
 import type { LoadedTemplate } from '../config/template.ts';
 import { firstLine, InputError, isRunnerFleetError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { type Clock, pollUntil, systemClock } from './poll.ts';
+import { type Clock, pollUntil, systemClock } from '../poll.ts';
 
 /** Creating a change set rarely takes more than a minute; ten allows for a busy account. */
 export const CHANGE_SET_MAX_WAIT_SECONDS = 600;
 
 /** A change set still being computed cannot be deleted; a minute is plenty for it to settle. */
 const SETTLE_BEFORE_DELETE_MS = 60_000;
+/** Between tries to delete a change set that is still settling. */
+const DELETE_RETRY_MS = 2_000;
 
 export type ChangeSetType = 'CREATE' | 'UPDATE';
 
@@ -194,7 +195,7 @@ export async function createAndAwait(
     });
     signal?.throwIfAborted();
     if (await changesNothing(cfn, plan, outcome)) {
-      await discardChangeSet(cfn, log, plan.stackName, pending);
+      await discardChangeSet(cfn, log, plan.stackName, pending, clock);
       return { kind: 'no-changes', name, outcome };
     }
     if (outcome.status !== 'CREATE_COMPLETE') {
@@ -214,6 +215,7 @@ export async function createAndAwait(
       pending,
       error,
       signal,
+      clock,
     );
   }
 }
@@ -231,8 +233,9 @@ export async function discardAfterFailure(
   pending: PendingChangeSet,
   error: unknown,
   signal: AbortSignal | undefined,
+  clock: Clock,
 ): Promise<unknown> {
-  await discardChangeSet(cfn, log, request.stackName, pending);
+  await discardChangeSet(cfn, log, request.stackName, pending, clock);
   if (signal?.aborted || isRunnerFleetError(error)) return error;
   const race = await concurrentChange(cfn, request, pending.stackId);
   return race ? withHint(error, race) : error;
@@ -495,7 +498,7 @@ export async function discardChangeSet(
   log: Logger,
   stackName: string,
   pending: PendingChangeSet,
-  timing: { settleMs: number; retryMs: number } = { settleMs: SETTLE_BEFORE_DELETE_MS, retryMs: 2_000 },
+  clock: Clock = systemClock,
 ): Promise<void> {
   if (pending.stackCreatedForIt && (await holdsOnlyOurChangeSet(cfn, log, stackName, pending))) {
     // Deleting the stack removes its change sets on AWS; some emulators keep them, so
@@ -509,7 +512,7 @@ export async function discardChangeSet(
       log.warn(`could not delete the empty stack ${stackName}: ${firstLine(error)}`);
     }
   }
-  const deadline = Date.now() + timing.settleMs;
+  const deadline = clock.now() + SETTLE_BEFORE_DELETE_MS;
   for (;;) {
     try {
       await deleteChangeSet(cfn, stackName, pending.id);
@@ -517,13 +520,14 @@ export async function discardChangeSet(
       return;
     } catch (error) {
       const settling = await stillComputing(cfn, stackName, pending.id);
-      if (!settling || Date.now() >= deadline) {
+      if (!settling || clock.now() >= deadline) {
         log.warn(
           `could not delete change set ${pending.id} of ${stackName}: ${firstLine(error)}; delete it with aws cloudformation delete-change-set --stack-name ${stackName} --change-set-name ${pending.id}`,
         );
         return;
       }
-      await delay(timing.retryMs);
+      // No signal: this runs on the interruption path too, and must finish its clean-up.
+      await clock.sleep(DELETE_RETRY_MS);
     }
   }
 }

@@ -11,6 +11,7 @@ import type { ResolvedParameter } from '../config/stack-parameters.ts';
 import type { LoadedTemplate } from '../config/template.ts';
 import { InterruptedError, isRunnerFleetError, OperationError, withHint } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, systemClock } from '../poll.ts';
 import { firstFailureReasons, formatChange } from '../render/events.ts';
 import { isSecret } from '../secrets.ts';
 import {
@@ -23,7 +24,6 @@ import {
   type TemplateInput,
 } from './change-set.ts';
 import { type FollowResult, followStack, markExistingEvents } from './follow-stack.ts';
-import { type Clock, systemClock } from './poll.ts';
 import { readyForDeploy } from './stack-state.ts';
 
 export interface DeployRequest extends TemplateInput {
@@ -124,7 +124,7 @@ async function executeAndFollow(
       { changeSetId: pending.id, stackId: pending.stackId },
     );
   } catch (error) {
-    const failure = await discardAfterFailure(cfn, log, { stackName, type }, pending, error, signal);
+    const failure = await discardAfterFailure(cfn, log, { stackName, type }, pending, error, signal, clock);
     throw signal?.aborted ? new InterruptedError(`deploy of ${stackName} interrupted`) : failure;
   }
   log.info(`Executing change set ${changeSet.name}`);

@@ -8,10 +8,8 @@ import type { CloudFormationClient, Stack, StackEvent } from '@aws-sdk/client-cl
 import { describeStack, isInProgress, latestStackEventIds, newStackEvents } from '../aws/cloudformation.ts';
 import { isStackMissing } from '../aws/errors.ts';
 import type { Logger } from '../log.ts';
+import { type Clock, pollUntil } from '../poll.ts';
 import { formatStackEvent } from '../render/events.ts';
-import { type Clock, pollUntil } from './poll.ts';
-
-export { type Clock, systemClock } from './poll.ts';
 
 /**
  * Polling starts at once, then every 0.5 s growing to 1.5 s: an operation's

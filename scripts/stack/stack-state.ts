@@ -7,9 +7,9 @@ import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation
 import { deleteStack, isInProgress, STUCK_STATUS_ADVICE } from '../aws/cloudformation.ts';
 import { InterruptedError, OperationError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Clock } from '../poll.ts';
 import { firstFailureReasons } from '../render/events.ts';
 import { followStack, markExistingEvents } from './follow-stack.ts';
-import type { Clock } from './poll.ts';
 
 /** The advice for a stuck status, naming the stack; empty for a status that is not stuck. */
 export function stuckAdvice(status: string, stackName: string): string {

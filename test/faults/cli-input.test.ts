@@ -103,23 +103,35 @@ describe('input the CLI refuses before it calls AWS', () => {
     ]);
   });
 
-  it('--timeout-minutes -1 is reported with every other problem', async () => {
+  it('--timeout-minutes -1, unknown flags, stray arguments and flags without values are listed with every other problem', async () => {
     const result = await cli([
       'deploy',
       '--stack-name',
+      '9bad',
+      '--nope',
+      '--stak-name',
       'fleet',
+      'extra',
       '--template-file',
-      basic,
       '--timeout-minutes',
       '-1',
       '--wait-minutes',
       'soon',
+      '--outputs-dotenv',
     ]);
     expect(result.code, result.output).toBe(2);
     expect(errorLines(result)).toEqual([
+      'error: unknown flag --nope',
+      'error: unknown flag --stak-name',
+      'error: unexpected argument extra: deploy takes flags only',
+      'error: invalid --stack-name 9bad: use a letter then letters, digits and hyphens (at most 128 characters)',
+      'error: missing value after --template-file: write --template-file FILE',
+      'error: missing value after --outputs-dotenv: write --outputs-dotenv FILE',
       'error: invalid --timeout-minutes -1: expected a whole number above 0',
       'error: invalid --wait-minutes soon: expected a whole number above 0',
+      'error:   run runner-fleet deploy --help for its flags',
     ]);
+    expect(proxy.calls).toEqual([]);
   });
 
   it('a YAML alias bomb is refused in one line within seconds', async () => {

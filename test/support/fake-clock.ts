@@ -1,10 +1,10 @@
 /**
- * The clock the waiting loops take (scripts/stack/poll.ts), for unit
+ * The clock the waiting loops take (scripts/poll.ts), for unit
  * tests: time stands still until the code under test sleeps, and each sleep
  * moves it on at once by exactly the time asked, so a wait of an hour runs in
  * a millisecond and its backoff steps can be read back from `sleeps`.
  */
-import type { Clock } from '../../scripts/stack/poll.ts';
+import type { Clock } from '../../scripts/poll.ts';
 
 export interface FakeClock extends Clock {
   /** Every sleep asked for, in milliseconds, in order. */

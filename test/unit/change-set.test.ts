@@ -32,7 +32,6 @@ const cfnMock = mockClient(CloudFormationClient);
 let client: CloudFormationClient;
 let out: string[];
 const log = () => captureLog(out);
-const fast = { settleMs: 50, retryMs: 1 };
 const pending = (stackCreatedForIt: boolean) => ({
   id: 'cs-1',
   stackId: 'arn:stack/fleet',
@@ -68,7 +67,7 @@ describe('discardChangeSet', () => {
     reviewStack();
     cfnMock.on(DeleteChangeSetCommand).resolves({});
     cfnMock.on(DeleteStackCommand).resolves({});
-    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    await discardChangeSet(client, log(), 'fleet', pending(true), fakeClock());
     expect(cfnMock.commandCalls(DeleteStackCommand)[0]?.args[0].input).toEqual({
       StackName: 'arn:stack/fleet',
       ClientRequestToken: expect.stringMatching(/^runner-fleet-delete-[0-9a-f-]{36}$/),
@@ -82,7 +81,7 @@ describe('discardChangeSet', () => {
       .on(DeleteChangeSetCommand)
       .rejects(Object.assign(new Error('still computing'), { name: 'InvalidChangeSetStatus' }));
     cfnMock.on(DeleteStackCommand).resolves({});
-    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    await discardChangeSet(client, log(), 'fleet', pending(true), fakeClock());
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
   });
 
@@ -92,7 +91,7 @@ describe('discardChangeSet', () => {
       .on(ListChangeSetsCommand)
       .resolves({ Summaries: [{ ChangeSetId: 'cs-1' }, { ChangeSetId: 'cs-2' }] });
     cfnMock.on(DeleteChangeSetCommand).resolves({});
-    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    await discardChangeSet(client, log(), 'fleet', pending(true), fakeClock());
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
     expect(cfnMock.commandCalls(DeleteChangeSetCommand)[0]?.args[0].input.ChangeSetName).toBe('cs-1');
     expect(out.join('')).toContain("holds another deploy's change set too");
@@ -110,7 +109,7 @@ describe('discardChangeSet', () => {
       ],
     });
     cfnMock.on(DeleteChangeSetCommand).resolves({});
-    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    await discardChangeSet(client, log(), 'fleet', pending(true), fakeClock());
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
     expect(out.join('')).toContain('fleet is CREATE_IN_PROGRESS now');
   });
@@ -119,7 +118,7 @@ describe('discardChangeSet', () => {
     reviewStack();
     cfnMock.on(ListChangeSetsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
     cfnMock.on(DeleteChangeSetCommand).resolves({});
-    await discardChangeSet(client, log(), 'fleet', pending(true), fast);
+    await discardChangeSet(client, log(), 'fleet', pending(true), fakeClock());
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
     expect(out.join('')).toContain('could not check what fleet holds');
   });
@@ -130,15 +129,31 @@ describe('discardChangeSet', () => {
       .rejectsOnce(Object.assign(new Error('in progress'), { name: 'InvalidChangeSetStatus' }))
       .resolves({});
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
-    await discardChangeSet(client, log(), 'fleet', pending(false), fast);
+    const clock = fakeClock();
+    await discardChangeSet(client, log(), 'fleet', pending(false), clock);
     expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(2);
+    expect(clock.sleeps).toEqual([2_000]);
     expect(out.join('')).toContain('Deleted the pending change set of fleet; the stack was not changed');
+  });
+
+  it('gives a change set that stays in computation a minute, trying every 2 s, then warns', async () => {
+    cfnMock
+      .on(DeleteChangeSetCommand)
+      .rejects(Object.assign(new Error('in progress'), { name: 'InvalidChangeSetStatus' }));
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_IN_PROGRESS' });
+    const clock = fakeClock();
+    await discardChangeSet(client, log(), 'fleet', pending(false), clock);
+    expect(clock.sleeps).toEqual(Array(30).fill(2_000));
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(31);
+    expect(out.join('')).toContain('warning: could not delete change set cs-1 of fleet: in progress');
   });
 
   it('gives up with a warning naming the command to run, and never throws', async () => {
     cfnMock.on(DeleteChangeSetCommand).rejects(new Error('AccessDenied'));
     cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE' });
-    await expect(discardChangeSet(client, log(), 'fleet', pending(false), fast)).resolves.toBeUndefined();
+    await expect(
+      discardChangeSet(client, log(), 'fleet', pending(false), fakeClock()),
+    ).resolves.toBeUndefined();
     expect(out.join('')).toContain(
       'warning: could not delete change set cs-1 of fleet: AccessDenied; delete it with aws cloudformation delete-change-set --stack-name fleet --change-set-name cs-1',
     );

@@ -3,6 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointProblems } from '../../scripts/aws/clients.ts';
+import { gitlabAddressProblem } from '../../scripts/cli-input/checks.ts';
+import { readCommandLine } from '../../scripts/cli-input/command-line.ts';
 import { gitlabUrl, minutes, stackName } from '../../scripts/cli-input/common-flags.ts';
 import { type InputSchema, parseArgsOptions, readInput } from '../../scripts/cli-input/schema.ts';
 import { renderUsage } from '../../scripts/cli-input/usage.ts';
@@ -120,6 +123,98 @@ describe('readInput', () => {
       list: { type: 'string' },
       apply: { type: 'boolean' },
     });
+  });
+});
+
+describe('readCommandLine', () => {
+  const options = parseArgsOptions(flags);
+  const read = (...args: string[]) => readCommandLine('x', options, args);
+
+  it('reads flags as parseArgs does: repeats, inline values, negative numbers, - alone', () => {
+    expect(
+      read(
+        '--stack-name',
+        'fleet',
+        '--tag',
+        'a=1',
+        '--tag=b=2',
+        '--wait-minutes',
+        '-1',
+        '--apply',
+        '--report',
+        '-',
+      ),
+    ).toEqual({
+      values: {
+        'stack-name': 'fleet',
+        tag: ['a=1', 'b=2'],
+        'wait-minutes': '-1',
+        apply: true,
+        report: '-',
+      },
+      problems: [],
+    });
+  });
+
+  it('lists every unknown flag and stray argument instead of stopping at the first', () => {
+    expect(
+      read('--nope', '--stak-name', 'fleet', 'extra', '-z', '--nope', '--stack-name', 'fleet', '--', 'x'),
+    ).toEqual({
+      values: { 'stack-name': 'fleet' },
+      problems: [
+        'unknown flag --nope',
+        'unknown flag --stak-name',
+        'unexpected argument extra: x takes flags only',
+        'unknown flag -z',
+        'unexpected argument x: x takes flags only',
+      ],
+    });
+  });
+
+  it('keeps a flag written without its value, or a switch written with one, for the schema to report', async () => {
+    const commandLine = read(
+      '--stack-name',
+      '--report',
+      '--apply=yes',
+      '--tag',
+      'a=1',
+      '--tag',
+      '--wait-minutes',
+    );
+    expect(commandLine).toEqual({
+      values: { 'stack-name': true, report: true, apply: 'yes', tag: ['a=1', true], 'wait-minutes': true },
+      problems: [],
+    });
+    const input = await readInput(schema, commandLine.values, { API_TOKEN: 't' });
+    expect(input.problems).toEqual([
+      'missing value after --stack-name: write --stack-name NAME',
+      'missing value after --wait-minutes: write --wait-minutes N',
+      'missing value after --tag: write --tag KEY=VALUE',
+      'missing value after --report: write --report FILE',
+      '--apply takes no value: write --apply alone',
+    ]);
+    expect(input.flags).toMatchObject({ 'stack-name': '', 'wait-minutes': 30, tag: ['a=1'], apply: false });
+  });
+});
+
+describe('the URL-shape check shared by --gitlab-url and AWS_ENDPOINT_URL', () => {
+  it.each(['https://gitlab.example.com', 'http://127.0.0.1:4566', 'https://h/path'])(
+    'accepts %s',
+    (value) => {
+      expect(gitlabAddressProblem(value, '--gitlab-url')).toBeUndefined();
+      expect(endpointProblems({ AWS_ENDPOINT_URL: value })).toEqual([]);
+    },
+  );
+
+  it.each(['localhost:4566', 'ftp://files.example.com', 'http://', 'not a url'])('refuses %s', (value) => {
+    expect(gitlabAddressProblem(value, 'CI_SERVER_URL')).toBe(
+      `invalid CI_SERVER_URL ${value}: expected the GitLab address, such as https://gitlab.example.com`,
+    );
+    expect(
+      endpointProblems({ AWS_ENDPOINT_URL_SSM: value, AWS_ENDPOINT_URLS: value, AWS_REGION: value }),
+    ).toEqual([
+      `invalid AWS_ENDPOINT_URL_SSM ${value}: expected an http(s) URL such as https://cloudformation.eu-west-1.amazonaws.com`,
+    ]);
   });
 });
 

@@ -29,8 +29,8 @@ describe('runner-fleet CLI', () => {
   it.each([
     [[], 2, /runner-fleet: GitLab Runner fleets/],
     [['frobnicate'], 2, /unknown command frobnicate/],
-    [['deploy', '--nope'], 2, /Unknown option '--nope'.*runner-fleet deploy --help/],
-    [['deploy', 'positional'], 2, /runner-fleet deploy --help/],
+    [['deploy', '--nope'], 2, /unknown flag --nope\n(.*\n)*.*run runner-fleet deploy --help/],
+    [['deploy', 'positional'], 2, /unexpected argument positional(.*\n)*.*run runner-fleet deploy --help/],
     [['deploy'], 2, /missing --stack-name NAME/],
   ])('exits with a documented code for %j', async (args, code, message) => {
     const result = await cli(args);

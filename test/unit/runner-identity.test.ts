@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Instance } from '@aws-sdk/client-auto-scaling';
 import { describe, expect, it } from 'vitest';
+import { createRunnerCommand } from '../../scripts/commands/create-runner-command.ts';
 import { loadRunnerSettings } from '../../scripts/commands/create-runner-settings.ts';
 import { reconcileModeProblem } from '../../scripts/commands/reconcile-command.ts';
 import { planReconcile, renderReconcileTable } from '../../scripts/commands/reconcile-plan.ts';
@@ -17,6 +18,7 @@ import { type RunnerDetails, settingChanges } from '../../scripts/gitlab/runner-
 import type { RunnerManager } from '../../scripts/gitlab/runners.ts';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
 import { tokenExpiryResult } from '../../scripts/smoke-test/evaluate.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-identity-'));
 function settingsFile(text: string): string {
@@ -50,27 +52,78 @@ describe('runner settings from the repository', () => {
 
   it('lists every problem at once, naming where each came from', async () => {
     const file = settingsFile(
-      'runner_type: group_type\nproject: 12\nmaximum_timeout: 60\naccess_level: everyone\ncolour: blue\n',
+      'runner_type: group_type\nproject: 12\nlocked: yes\nmaximum_timeout: 3600\naccess_level: everyone\ncolour: blue\n',
     );
-    const problems = await problemsOf(loadRunnerSettings({ settings: file, locked: 'yes' }));
+    const problems = await problemsOf(loadRunnerSettings({ settings: file, 'maximum-timeout': '60' }));
     expect(problems).toEqual([
       `unknown setting colour in ${file}: expected one of runner_type, group, project, description, tag_list, run_untagged, locked, paused, maximum_timeout, access_level, maintenance_note`,
       'runner_type group_type needs the group (its id or full path): set group or pass --group',
       `project in ${file} is only for runner_type project_type, not group_type`,
-      'invalid --locked yes: expected true or false',
-      `invalid maximum_timeout in ${file} 60: expected whole seconds, at least 600`,
+      `invalid locked in ${file} yes: expected true or false`,
+      'invalid --maximum-timeout 60: expected whole seconds, at least 600',
       `invalid access_level in ${file} everyone: expected not_protected or ref_protected`,
     ]);
   });
 
   it('refuses an unknown runner type and a missing file in one line each', async () => {
-    expect(await problemsOf(loadRunnerSettings({ 'runner-type': 'shared' }))).toEqual([
-      'invalid --runner-type shared: expected instance_type, group_type, project_type',
-    ]);
+    expect(await problemsOf(loadRunnerSettings({ settings: settingsFile('runner_type: shared\n') }))).toEqual(
+      [
+        expect.stringMatching(
+          /^invalid runner_type in .* shared: expected instance_type, group_type, project_type$/,
+        ),
+      ],
+    );
     expect(await problemsOf(loadRunnerSettings({ settings: join(dir, 'nope.yml') }))).toEqual([
       `cannot read --settings ${join(dir, 'nope.yml')}: no such file or not readable`,
       'no runner_type: set it in the settings file or pass --runner-type (instance_type, group_type, project_type)',
     ]);
+  });
+});
+
+describe("create-runner's settings flags", () => {
+  async function commandProblems(flags: Record<string, string>): Promise<string[]> {
+    const error = await createRunnerCommand
+      .run(
+        { 'runner-token-parameter': '/fleet/token', ...flags },
+        { log: captureLog([]), signal: new AbortController().signal, env: {} },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).problems;
+  }
+
+  it('refuses a value outside the allowed ones once, from the input schema, and keeps the file merge', async () => {
+    const file = settingsFile('runner_type: group_type\ngroup: team/ci\naccess_level: everyone\n');
+    const problems = await commandProblems({
+      settings: file,
+      'runner-type': 'shared',
+      'run-untagged': 'yes',
+      paused: '',
+      'access-level': 'ref_protected',
+    });
+    expect(
+      problems.filter((line) => /runner.type|run-untagged|paused|access.level|--group/.test(line)),
+    ).toEqual([
+      'invalid --runner-type shared: expected instance_type, group_type, project_type',
+      'invalid --run-untagged yes: expected true or false',
+      'invalid --paused : expected true or false',
+      // The flag's value is one of the allowed ones and overrides the file's, which is then not checked.
+      `group in ${file} is only for runner_type group_type, not shared`,
+    ]);
+  });
+
+  it('leaves no settings made of a refused flag value, even called on its own', async () => {
+    expect(await problemsOf(loadRunnerSettings({ 'runner-type': 'shared' }))).toEqual([]);
+    expect(
+      await loadRunnerSettings({ 'runner-type': 'instance_type', locked: 'false', paused: 'true' }),
+    ).toEqual({
+      runnerType: 'instance_type',
+      locked: false,
+      paused: true,
+    });
   });
 });
 
