@@ -307,3 +307,43 @@ describe('item 7: inputs as people write them', () => {
     );
   });
 });
+
+describe('the runner as code: the deploy job creates the runner first when given its settings', () => {
+  const deployJob = (inputs: object) => job('deploy', { ...base, ...inputs }, 'runner-fleet-deploy');
+
+  it('runs create-runner, then deploy, only with runner_settings_file', () => {
+    const withSettings = runJobScript(
+      deployJob({ runner_settings_file: 'fleet/runner.yml', runner_token_parameter: '/fleet-a/token' }),
+    );
+    expect(withSettings.status, withSettings.stderr).toBe(0);
+    expect(withSettings.cliCalls.map((call) => call.slice(0, 5))).toEqual([
+      ['create-runner', '--stack-name', 'fleet-a', '--region', 'eu-west-1'],
+      ['deploy', '--stack-name', 'fleet-a', '--region', 'eu-west-1'],
+    ]);
+    const without = runJobScript(deployJob({}));
+    expect(without.cliCalls.map((call) => call[0])).toEqual(['deploy']);
+  });
+
+  it('refuses settings without runner_token_parameter (exit 2) and never reaches the deploy', () => {
+    const run = runJobScript(deployJob({ runner_settings_file: 'fleet/runner.yml' }), {}, { realCli: true });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'error: input runner_settings_file (RUNNER_FLEET_RUNNER_SETTINGS_FILE) needs runner_token_parameter (RUNNER_FLEET_RUNNER_TOKEN_PARAMETER, the SSM parameter for the token)',
+    );
+    expect(run.cliCalls.map((call) => call[0])).toEqual(['create-runner']);
+  });
+
+  it('hands create-runner the settings file and the parameter through the job variables', () => {
+    const run = runJobScript(
+      deployJob({ runner_settings_file: 'fleet/runner.yml', runner_token_parameter: '/fleet-a/token' }),
+      {},
+      { realCli: true },
+    );
+    expect(run.status).toBe(2);
+    // The file named by the input is read (and missing here); no complaint about a missing settings or parameter.
+    expect(run.stderr).toMatch(/fleet\/runner\.yml/);
+    expect(run.stderr).not.toContain('needs runner_token_parameter');
+    expect(run.stderr).not.toContain('pass --runner-token-parameter');
+    expect(run.cliCalls.map((call) => call[0])).toEqual(['create-runner']);
+  });
+});
