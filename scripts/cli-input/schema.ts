@@ -17,6 +17,8 @@ interface Described {
 /** --flag, no value. */
 export interface SwitchFlag extends Described {
   type: 'switch';
+  /** Variables that turn it on when not given: on when any of them is `true` (a component's boolean input, a pipeline variable). */
+  env?: readonly string[];
 }
 
 /** --flag VALUE, once. */
@@ -39,6 +41,12 @@ export interface TextFlag extends Described {
 export interface TextListFlag extends Described {
   type: 'texts';
   placeholder: string;
+  /**
+   * Variables read, in this order, when the flag is not given (the first that
+   * is set and not blank): a JSON list, `json: [...]` as a CI job variable
+   * holds an array input, or else one value.
+   */
+  env?: readonly string[];
 }
 
 /** --flag N, a whole number within bounds. */
@@ -151,7 +159,13 @@ export async function readInput<F extends FlagTable, E extends EnvironmentTable>
   for (const [name, spec] of Object.entries(schema.flags)) {
     const value = raw[name];
     if (value !== undefined) given.add(name);
-    flags[name] = await readFlag(name, spec, value, env, problems);
+    flags[name] = await readFlag(
+      name,
+      spec,
+      value ?? fromListOrSwitchVariable(spec, env, problems),
+      env,
+      problems,
+    );
   }
   const environment: Record<string, string | undefined> = {};
   for (const [name, spec] of Object.entries(schema.environment ?? {})) {
@@ -230,6 +244,26 @@ async function readFlag(
   }
 }
 
+/** What the variables of a switch or a list flag stand for when it is not given; text flags read theirs in readFlag. */
+function fromListOrSwitchVariable(
+  spec: FlagSpec,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): RawFlags[string] {
+  if (spec.type === 'switch') {
+    return (spec.env ?? []).some((name) => nonBlank(env[name]) === 'true') ? true : undefined;
+  }
+  if (spec.type !== 'texts') return undefined;
+  const found = fromEnvironment(spec.env ?? [], env);
+  if (!found) return undefined;
+  const items = listFromVariable(...found);
+  if ('problem' in items) {
+    problems.push(items.problem);
+    return undefined;
+  }
+  return items.values;
+}
+
 /** The first of the variables that is set and not blank, with its name. */
 function fromEnvironment(names: readonly string[], env: NodeJS.ProcessEnv): [string, string] | undefined {
   for (const name of names) {
@@ -237,6 +271,28 @@ function fromEnvironment(names: readonly string[], env: NodeJS.ProcessEnv): [str
     if (value !== undefined) return [name, value];
   }
   return undefined;
+}
+
+/**
+ * The values a list variable holds. `json: [...]` (or a bare JSON list) is a
+ * list whose items stay whole, spaces and `=` included; numbers and booleans
+ * count as their text and empty items are dropped, as the components' shell
+ * did with them. Anything else is one value.
+ */
+export function listFromVariable(name: string, text: string): { values: string[] } | { problem: string } {
+  const json = /^json:/.test(text) ? text.replace(/^json:\s*/, '') : text.startsWith('[') ? text : undefined;
+  if (json === undefined) return { values: [text] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json || '[]');
+  } catch {
+    parsed = undefined;
+  }
+  const items = Array.isArray(parsed) ? parsed : undefined;
+  if (!items || items.some((item) => !['string', 'number', 'boolean'].includes(typeof item))) {
+    return { problem: `invalid ${name}: expected a JSON list of texts, e.g. json: ["Key=value"]` };
+  }
+  return { values: items.map(String).filter((item) => item !== '') };
 }
 
 function nonBlank(value: string | undefined): string | undefined {

@@ -50,8 +50,15 @@ function flagDetails(spec: FlagSpec): string[] {
     }
     case 'text':
       return spec.env?.length ? [`default: ${spec.env.join(', else ')}`] : [];
+    case 'switch':
+      return spec.env?.length ? [`on when ${spec.env.join(' or ')} is true`] : [];
     case 'texts':
-      return ['repeatable'];
+      return [
+        'repeatable',
+        ...(spec.env?.length
+          ? [`default: ${spec.env.join(', else ')}, a json: [...] list or one value`]
+          : []),
+      ];
     default:
       return [];
   }

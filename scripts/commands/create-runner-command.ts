@@ -26,16 +26,23 @@ function choice(placeholder: string, oneOf: readonly string[], help: string) {
   return { ...setting(placeholder, help), oneOf } as const;
 }
 
+/** What the deploy component sets from its runner_settings_file and runner_token_parameter inputs. */
+const SETTINGS_FILE_ENV = 'RUNNER_FLEET_RUNNER_SETTINGS_FILE';
+const TOKEN_PARAMETER_ENV = 'RUNNER_FLEET_RUNNER_TOKEN_PARAMETER';
+
 export const createRunnerCommand = defineCommand({
   name: 'create-runner',
   synopsis: 'runner-fleet create-runner --runner-token-parameter NAME --settings FILE [options]',
   flags: {
-    'runner-token-parameter': runnerTokenParameter,
+    'runner-token-parameter': { ...runnerTokenParameter, env: [TOKEN_PARAMETER_ENV] },
     'stack-name': { ...optionalStackName, help: 'the fleet stack (names the parameter when it exists)' },
-    settings: setting(
-      'FILE',
-      'runner settings, YAML: runner_type, group, project, description, tag_list, run_untagged, locked, paused, maximum_timeout, access_level, maintenance_note',
-    ),
+    settings: {
+      ...setting(
+        'FILE',
+        'runner settings, YAML: runner_type, group, project, description, tag_list, run_untagged, locked, paused, maximum_timeout, access_level, maintenance_note',
+      ),
+      env: [SETTINGS_FILE_ENV],
+    },
     'runner-type': choice('TYPE', RUNNER_TYPES, 'instance_type, group_type or project_type'),
     group: setting('ID|PATH', 'group of a group_type runner'),
     project: setting('ID|PATH', 'project of a project_type runner'),
@@ -48,7 +55,7 @@ export const createRunnerCommand = defineCommand({
     'access-level': choice('LEVEL', ACCESS_LEVELS, 'not_protected or ref_protected'),
     'maintenance-note': setting('TEXT', 'free-form note shown in GitLab'),
     'dry-run': { type: 'switch', help: 'show what would be created or changed; change nothing' },
-    'runner-token-kms-key': runnerTokenKmsKey,
+    'runner-token-kms-key': { ...runnerTokenKmsKey, env: ['RUNNER_FLEET_RUNNER_TOKEN_KMS_KEY'] },
     'gitlab-url': gitlabUrl,
     region,
   },
@@ -66,7 +73,15 @@ of creating another one. A parameter that already holds a working token
 without that tag (stored by deploy --runner-token-from-env) is adopted: its
 runner is tagged and updated, not replaced. Flags override the settings file.
 The token is never printed, written to a file or passed on a command line.`,
-  checks: [tokenParameterOrStack, gitlabUrlRequired],
+  checks: [
+    // The deploy component's settings name no stack parameter yet (the first deploy creates the stack): the job gives it.
+    ({ flags, given }) =>
+      !given.has('settings') && flags.settings && !flags['runner-token-parameter']
+        ? `input runner_settings_file (${SETTINGS_FILE_ENV}) needs runner_token_parameter (${TOKEN_PARAMETER_ENV}, the SSM parameter for the token)`
+        : undefined,
+    tokenParameterOrStack,
+    gitlabUrlRequired,
+  ],
   async run({ flags, env, problems }, context) {
     const settings = await collectInputProblems(loadRunnerSettings(flags), problems);
     const cloudFormation = cloudFormationClient(regionOption(flags.region));

@@ -3,9 +3,14 @@ import { awsSetupProblems, cloudFormationClient, ssmClient } from '../aws/client
 import { putSecureStringIfChanged } from '../aws/ssm.ts';
 import { minutes, runnerTokenKmsKey } from '../cli-input/common-flags.ts';
 import { loadStackInputs, type StackInputs, stackInputFlags } from '../config/deploy-config.ts';
+import { RUNNER_TOKEN_VARIABLE_ENV } from '../config/runner-token-variable.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { deploy } from './deploy.ts';
+
+/** Names the runner settings the deploy component's create-runner step applied. */
+const RUNNER_SETTINGS_FILE_ENV = 'RUNNER_FLEET_RUNNER_SETTINGS_FILE';
 
 export const deployCommand = defineCommand({
   name: 'deploy',
@@ -24,22 +29,50 @@ export const deployCommand = defineCommand({
     'runner-token-from-env': {
       type: 'text',
       placeholder: 'VAR',
-      help: 'store the runner token held in environment variable VAR as an SSM SecureString before deploying (never printed)',
+      env: [RUNNER_TOKEN_VARIABLE_ENV],
+      help: `store the runner token held in environment variable VAR as an SSM SecureString before deploying (never printed); when ${RUNNER_TOKEN_VARIABLE_ENV} names VAR, an unset VAR only leaves the SSM parameter as it is`,
     },
     'runner-token-parameter': {
       type: 'text',
       placeholder: 'NAME',
+      env: ['RUNNER_FLEET_RUNNER_TOKEN_PARAMETER'],
       help: 'the SSM parameter for it (default: the RunnerTokenParameterName parameter value); passed to the stack as RunnerTokenParameterName',
     },
-    'runner-token-kms-key': runnerTokenKmsKey,
+    'runner-token-kms-key': {
+      ...runnerTokenKmsKey,
+      help: 'KMS key id/alias for the SecureString; aws/ssm when none is given',
+      env: ['RUNNER_FLEET_RUNNER_TOKEN_KMS_KEY'],
+    },
   },
+  environment: {
+    [RUNNER_SETTINGS_FILE_ENV]: {
+      help: 'set (by the deploy component) when runner-fleet create-runner made the runner and wrote its token to --runner-token-parameter: deploy then passes that name to the stack as RunnerTokenParameterName and stores no token itself',
+    },
+  },
+  checks: [
+    ({ flags, env }) =>
+      env[RUNNER_SETTINGS_FILE_ENV] && !flags['runner-token-parameter']
+        ? `${RUNNER_SETTINGS_FILE_ENV} (the deploy component's runner_settings_file) needs --runner-token-parameter NAME (its runner_token_parameter, the SSM parameter for the token)`
+        : undefined,
+  ],
   notes: `Parameters not given keep their previous value on update and take the template
 default on create; NoEcho values are never printed.`,
-  async run({ flags, problems }, context) {
-    const inputs = await collectInputProblems(loadStackInputs(flags), problems);
+  async run({ flags, env, given, problems }, context) {
+    const inputs = await collectInputProblems(loadStackInputs(flags, context.env), problems);
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
-    const tokenPlan = inputs ? planRunnerToken(flags, context.env, inputs, problems) : undefined;
+    const tokenPlan = inputs
+      ? planRunnerToken(
+          {
+            ...flags,
+            tokenVariableNamedByEnv: !given.has('runner-token-from-env'),
+            tokenMadeByCreateRunner: env[RUNNER_SETTINGS_FILE_ENV] !== undefined,
+          },
+          context,
+          inputs,
+          problems,
+        )
+      : undefined;
     if (problems.length > 0 || !inputs) throw new InputError(problems);
 
     if (tokenPlan) {
@@ -82,22 +115,37 @@ interface RunnerTokenPlan {
 
 /**
  * Works out where the runner token goes. The token itself comes only from the
- * environment variable named on the command line, so it never appears in
- * argv, in a parameter file or in the stack.
+ * environment variable named on the command line (or by
+ * RUNNER_FLEET_RUNNER_TOKEN_VARIABLE), so it never appears in argv, in a
+ * parameter file or in the stack. When create-runner has already written it
+ * (the deploy component with runner_settings_file), the stack only gets the
+ * parameter's name.
  */
 function planRunnerToken(
   flags: {
     'runner-token-from-env': string | undefined;
     'runner-token-parameter': string | undefined;
     'runner-token-kms-key': string | undefined;
+    /** The variable's name came from RUNNER_FLEET_RUNNER_TOKEN_VARIABLE: a CI job whose token is optional. */
+    tokenVariableNamedByEnv: boolean;
+    tokenMadeByCreateRunner: boolean;
   },
-  env: NodeJS.ProcessEnv,
+  context: { env: NodeJS.ProcessEnv; log: Logger },
   inputs: StackInputs,
   problems: string[],
 ): RunnerTokenPlan | undefined {
   const variable = flags['runner-token-from-env'];
+  if (flags.tokenMadeByCreateRunner && (flags.tokenVariableNamedByEnv || !variable)) {
+    const parameterName = flags['runner-token-parameter'];
+    if (parameterName) inputs.parameterValues.set('RunnerTokenParameterName', parameterName);
+    return undefined;
+  }
   if (!variable) return undefined;
-  const token = env[variable]?.trim() ?? '';
+  const token = context.env[variable]?.trim() ?? '';
+  if (!token && flags.tokenVariableNamedByEnv) {
+    context.log.info(`${variable} is not set; the runner token in SSM is left as it is`);
+    return undefined;
+  }
   if (!token) {
     problems.push(
       `environment variable ${variable} (--runner-token-from-env) is empty or unset: set it to the fleet's glrt- runner token, e.g. a masked CI/CD variable`,

@@ -30,8 +30,18 @@ export const destroyCommand = defineCommand({
       help: "the fleet's GitLab runner, to tell whether this job runs on it (else found from RUNNER_FLEET_RUNNER_TOKEN)",
     },
     'allow-own-fleet': allowOwnFleet,
+    'only-when-played-by-hand': {
+      type: 'switch',
+      help: 'for a GitLab stop job: refuse (exit 2, before any AWS call) unless the job was played by hand (CI_JOB_MANUAL=true), since a when: in its rules overrides when: manual; RUNNER_FLEET_ALLOW_AUTOMATIC=true lifts it',
+    },
   },
   environment: {
+    CI_JOB_MANUAL: {
+      help: 'true in a GitLab job that waited to be played by hand (for --only-when-played-by-hand)',
+    },
+    RUNNER_FLEET_ALLOW_AUTOMATIC: {
+      help: "true lets --only-when-played-by-hand destroy a stack in a job started automatically, e.g. the cleanup of a throwaway stack (the destroy component's allow_automatic)",
+    },
     RUNNER_FLEET_RUNNER_TOKEN: {
       help: "the fleet's glrt- runner token: with it, runner managers of the deleted instances that are still registered are removed (DELETE /runners/managers)",
     },
@@ -51,6 +61,9 @@ caches), so CloudFormation can delete it.`,
         : undefined,
   ],
   async run({ flags, env, problems }, context) {
+    const refusal = notPlayedByHand(flags, env);
+    // Alone and first: whatever else is wrong, a job nobody played destroys nothing and calls nothing.
+    if (refusal) throw new InputError(refusal);
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0) throw new InputError(problems);
@@ -81,3 +94,13 @@ caches), so CloudFormation can delete it.`,
     );
   },
 });
+
+/** The refusal of --only-when-played-by-hand, or undefined when the job may go on. */
+export function notPlayedByHand(
+  flags: { 'stack-name': string; 'only-when-played-by-hand': boolean },
+  env: { CI_JOB_MANUAL: string | undefined; RUNNER_FLEET_ALLOW_AUTOMATIC: string | undefined },
+): string | undefined {
+  if (!flags['only-when-played-by-hand']) return undefined;
+  if (env.RUNNER_FLEET_ALLOW_AUTOMATIC === 'true' || env.CI_JOB_MANUAL === 'true') return undefined;
+  return `refusing to destroy ${flags['stack-name']}: this stop job was not started by hand (a when: in its rules overrides when: manual); give every rule when: manual, or for a throwaway stack use the destroy component with allow_automatic: true`;
+}

@@ -10,10 +10,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readInput } from '../../scripts/cli-input/schema.ts';
+import { previewFlags } from '../../scripts/commands/preview-command.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 import { ROOT } from '../support/emulator.ts';
 import { type ComponentFile, inputProblems, interpolate, type Job, readComponent } from './gitlab-ci.ts';
-import { runJobScript } from './job-script.ts';
+import { jobVariables, runJobScript } from './job-script.ts';
 
 const components = new Map<string, ComponentFile>(
   readdirSync(join(ROOT, 'templates'))
@@ -76,15 +78,32 @@ describe('item 1: the stop job never runs by itself', () => {
     '%s: refuses to destroy when started without a person (CI_JOB_MANUAL unset)',
     (name, jobName, inputs) => {
       const stop = job(name, inputs, jobName);
-      const automatic = runJobScript(stop, {});
+      // The real CLI refuses before any AWS call: one line, exit 2.
+      const automatic = runJobScript(stop, {}, { realCli: true });
       expect(automatic.status).toBe(2);
       expect(automatic.stderr.trim().split('\n')).toHaveLength(1);
-      expect(automatic.stderr).toMatch(/refusing to destroy fleet-a: this stop job was not started by hand/);
-      expect(automatic.cliCalls).toEqual([]);
+      expect(automatic.stderr).toMatch(
+        /^error: refusing to destroy fleet-a: this stop job was not started by hand \(a when: in its rules overrides when: manual\); give every rule when: manual, or for a throwaway stack use the destroy component with allow_automatic: true$/m,
+      );
+      expect(automatic.cliCalls).toHaveLength(1);
+      // Played by hand, it goes past the refusal to its AWS setup (none here: exit 2 for that instead).
+      const playedReal = runJobScript(stop, { CI_JOB_MANUAL: 'true' }, { realCli: true });
+      expect(playedReal.status).toBe(2);
+      expect(playedReal.stderr).not.toContain('refusing to destroy');
+      expect(playedReal.stderr).toMatch(/AWS|credentials|region/);
       const played = runJobScript(stop, { CI_JOB_MANUAL: 'true' });
       expect(played.status, played.stderr).toBe(0);
       expect(played.cliCalls).toEqual([
-        ['destroy', '--stack-name', 'fleet-a', '--region', 'eu-west-1', '--yes-destroy-stack', 'fleet-a'],
+        [
+          'destroy',
+          '--stack-name',
+          'fleet-a',
+          '--region',
+          'eu-west-1',
+          '--yes-destroy-stack',
+          'fleet-a',
+          '--only-when-played-by-hand',
+        ],
       ]);
     },
   );
@@ -95,9 +114,10 @@ describe('item 1: the stop job never runs by itself', () => {
       { ...base, allow_automatic: true, rules: [{ when: 'always' }] },
       'runner-fleet-destroy',
     );
-    const run = runJobScript(cleanup, {});
-    expect(run.status, run.stderr).toBe(0);
+    const run = runJobScript(cleanup, {}, { realCli: true });
     expect(run.cliCalls[0]?.[0]).toBe('destroy');
+    expect(run.stderr).not.toContain('refusing to destroy');
+    expect(run.stderr).toMatch(/AWS|credentials|region/);
   });
 });
 
@@ -253,25 +273,77 @@ describe('item 7: inputs as people write them', () => {
     expect(roll({})).not.toContain('--runner-id');
   });
 
-  it('preview passes --allow-* from its inputs or from a pipeline variable', () => {
-    const preview = (inputs: object, ci: Record<string, string> = {}) =>
-      runJobScript(
-        job(
-          'preview',
-          { ...base, fail_on_replacement: true, fail_on_permissions: true, ...inputs },
-          'runner-fleet-preview',
-        ),
-        {
-          RUNNER_FLEET_HOME: '/opt/runner-fleet',
-          ...ci,
-        },
-      ).cliCalls[0] ?? [];
-    expect(preview({})).not.toContain('--allow-replacement');
-    expect(preview({ allow_replacement: true })).toContain('--allow-replacement');
-    expect(preview({ allow_permission_changes: true })).toContain('--allow-permission-changes');
-    expect(preview({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'true' })).toContain('--allow-replacement');
-    expect(preview({}, { RUNNER_FLEET_ALLOW_PERMISSION_CHANGES: 'true' })).toContain(
-      '--allow-permission-changes',
+  it('preview lets --allow-* come from its inputs or from a pipeline variable, and fails only where asked', async () => {
+    const previewFlagsOf = async (inputs: object, ci: Record<string, string> = {}) => {
+      const preview = job(
+        'preview',
+        { ...base, fail_on_replacement: true, fail_on_permissions: true, ...inputs },
+        'runner-fleet-preview',
+      );
+      // The job's one CLI call carries no gate flag: the CLI reads the job's variables (and the pipeline's).
+      const run = runJobScript(preview, ci);
+      expect(run.cliCalls[0]?.filter((arg) => /^--(allow|fail|mr)-/.test(arg))).toEqual([]);
+      const env = { ...ci, ...jobVariables(preview, ci) };
+      return (await readInput({ flags: previewFlags }, {}, env)).flags;
+    };
+    const plain = await previewFlagsOf({});
+    expect(plain['fail-on-replacement']).toBe(true);
+    expect(plain['fail-on-permissions']).toBe(true);
+    expect(plain['allow-replacement']).toBe(false);
+    expect(plain['allow-permission-changes']).toBe(false);
+    expect((await previewFlagsOf({ fail_on_replacement: false }))['fail-on-replacement']).toBe(false);
+    expect((await previewFlagsOf({ allow_replacement: true }))['allow-replacement']).toBe(true);
+    expect((await previewFlagsOf({ allow_permission_changes: true }))['allow-permission-changes']).toBe(true);
+    expect((await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'true' }))['allow-replacement']).toBe(
+      true,
     );
+    expect(
+      (await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_PERMISSION_CHANGES: 'true' }))[
+        'allow-permission-changes'
+      ],
+    ).toBe(true);
+    expect((await previewFlagsOf({}, { RUNNER_FLEET_ALLOW_REPLACEMENT: 'false' }))['allow-replacement']).toBe(
+      false,
+    );
+  });
+});
+
+describe('the runner as code: the deploy job creates the runner first when given its settings', () => {
+  const deployJob = (inputs: object) => job('deploy', { ...base, ...inputs }, 'runner-fleet-deploy');
+
+  it('runs create-runner, then deploy, only with runner_settings_file', () => {
+    const withSettings = runJobScript(
+      deployJob({ runner_settings_file: 'fleet/runner.yml', runner_token_parameter: '/fleet-a/token' }),
+    );
+    expect(withSettings.status, withSettings.stderr).toBe(0);
+    expect(withSettings.cliCalls.map((call) => call.slice(0, 5))).toEqual([
+      ['create-runner', '--stack-name', 'fleet-a', '--region', 'eu-west-1'],
+      ['deploy', '--stack-name', 'fleet-a', '--region', 'eu-west-1'],
+    ]);
+    const without = runJobScript(deployJob({}));
+    expect(without.cliCalls.map((call) => call[0])).toEqual(['deploy']);
+  });
+
+  it('refuses settings without runner_token_parameter (exit 2) and never reaches the deploy', () => {
+    const run = runJobScript(deployJob({ runner_settings_file: 'fleet/runner.yml' }), {}, { realCli: true });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      'error: input runner_settings_file (RUNNER_FLEET_RUNNER_SETTINGS_FILE) needs runner_token_parameter (RUNNER_FLEET_RUNNER_TOKEN_PARAMETER, the SSM parameter for the token)',
+    );
+    expect(run.cliCalls.map((call) => call[0])).toEqual(['create-runner']);
+  });
+
+  it('hands create-runner the settings file and the parameter through the job variables', () => {
+    const run = runJobScript(
+      deployJob({ runner_settings_file: 'fleet/runner.yml', runner_token_parameter: '/fleet-a/token' }),
+      {},
+      { realCli: true },
+    );
+    expect(run.status).toBe(2);
+    // The file named by the input is read (and missing here); no complaint about a missing settings or parameter.
+    expect(run.stderr).toMatch(/fleet\/runner\.yml/);
+    expect(run.stderr).not.toContain('needs runner_token_parameter');
+    expect(run.stderr).not.toContain('pass --runner-token-parameter');
+    expect(run.cliCalls.map((call) => call[0])).toEqual(['create-runner']);
   });
 });

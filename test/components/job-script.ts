@@ -3,12 +3,16 @@
  * before_script and script in one POSIX shell, the job's variables in the
  * environment (with $VAR references expanded from the given CI variables, as
  * GitLab expands variables in variables), and a `runner-fleet` on PATH that
- * records its arguments instead of calling AWS.
+ * records its arguments instead of calling AWS, or, with `realCli`, that
+ * records them and then runs the real CLI of this checkout (no AWS
+ * credentials, no instance metadata: for the refusals it makes before any
+ * AWS call).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI, isolatedEnv } from '../support/cli-process.ts';
 import type { Job } from './gitlab-ci.ts';
 
 export interface JobScriptRun {
@@ -23,7 +27,21 @@ function expand(value: string, ci: Record<string, string>): string {
   return value.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => ci[name] ?? '');
 }
 
-export function runJobScript(job: Job, ci: Record<string, string> = {}): JobScriptRun {
+/** The job's variables as the job's shell sees them: $VAR references expanded from the CI variables. */
+export function jobVariables(job: Job, ci: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries((job.variables as Record<string, string>) ?? {}).map(([k, v]) => [
+      k,
+      expand(String(v), ci),
+    ]),
+  );
+}
+
+export function runJobScript(
+  job: Job,
+  ci: Record<string, string> = {},
+  options: { realCli?: boolean } = {},
+): JobScriptRun {
   const dir = mkdtempSync(join(tmpdir(), 'rf-job-script-'));
   try {
     const calls = join(dir, 'calls');
@@ -31,20 +49,23 @@ export function runJobScript(job: Job, ci: Record<string, string> = {}): JobScri
     // One line per call, arguments separated by a unit separator.
     writeFileSync(
       join(dir, 'runner-fleet'),
-      `#!/bin/sh\n{ for arg in "$@"; do printf '%s\\037' "$arg"; done; printf '\\n'; } >>"${calls}"\n`,
+      `#!/bin/sh\n{ for arg in "$@"; do printf '%s\\037' "$arg"; done; printf '\\n'; } >>"${calls}"\n${
+        options.realCli ? `exec "${process.execPath}" "${CLI}" "$@"\n` : ''
+      }`,
     );
     chmodSync(join(dir, 'runner-fleet'), 0o755);
-    const variables = Object.fromEntries(
-      Object.entries((job.variables as Record<string, string>) ?? {}).map(([k, v]) => [
-        k,
-        expand(String(v), ci),
-      ]),
-    );
+    const variables = jobVariables(job, ci);
     const script = [...((job.before_script as string[]) ?? []), ...((job.script as string[]) ?? [])].join(
       '\n',
     );
     const result = spawnSync('sh', ['-e', '-c', script], {
-      env: { PATH: `${dir}:${process.env.PATH}`, HOME: dir, ...ci, ...variables },
+      env: {
+        ...(options.realCli ? isolatedEnv() : {}),
+        PATH: `${dir}:${process.env.PATH}`,
+        HOME: dir,
+        ...ci,
+        ...variables,
+      },
       encoding: 'utf8',
       cwd: dir,
     });

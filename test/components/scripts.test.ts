@@ -33,6 +33,32 @@ describe.skipIf(!shellcheck)('component scripts', () => {
     expect(result.status).toBe(0);
   });
 
+  // The CLI reads the inputs from the job's variables (runner-fleet <verb> --help); the shell builds no arguments.
+  const plainCalls: [string, string][] = [
+    ['runner-fleet-deploy', 'deploy'],
+    ['runner-fleet-preview', 'preview'],
+    ['runner-fleet-destroy', 'destroy'],
+  ];
+  it.each(plainCalls)('%s ends in one plain runner-fleet %s call', (name, verb) => {
+    const found = jobs.filter(([jobName]) => jobName === name);
+    expect(found.length).toBeGreaterThan(0);
+    for (const [, job] of found) {
+      const script = (job.script as string[]) ?? [];
+      const call = script.at(-1) ?? '';
+      expect(call).toMatch(
+        new RegExp(
+          `^runner-fleet ${verb} (--[a-z-]+ ("\\$RF_[A-Z_]+"|[a-z.-]+) ?)+( --only-when-played-by-hand)?$`,
+        ),
+      );
+      // At most one more line: the deploy job's create-runner call when runner_settings_file is set.
+      expect(script.length).toBeLessThanOrEqual(2);
+      expect(scriptOf(job)).not.toMatch(
+        /set --|rf_items|node -e|cfn\/presets|CI_JOB_MANUAL|printenv|left as it is/,
+      );
+      expect(job.before_script).toEqual([]);
+    }
+  });
+
   it.each(jobs)('%s only reads RF_ variables the job defines', (_name, job) => {
     const defined = Object.keys((job.variables as Record<string, string>) ?? {});
     for (const [, name] of scriptOf(job).matchAll(/\$\{?(RF_[A-Z_]+)/g))

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interpolate, readComponent } from '../components/gitlab-ci.ts';
+import { runJobScript } from '../components/job-script.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, type EmulatorName, ROOT, startEmulator } from '../support/emulator.ts';
 
@@ -277,6 +279,75 @@ describe.each<EmulatorName>(['ministack', 'moto'])('deploy against %s', (emulato
       'environment variable FLEET_TOKEN (--runner-token-from-env) is empty or unset',
     );
     ssm.destroy();
+  });
+
+  it("runs the deploy component's job: template, parameter file, list inputs and runner token from its variables", async () => {
+    const deployJob = interpolate(readComponent(join(ROOT, 'templates', 'deploy.yml')), {
+      region: 'us-east-1',
+      stack_name: 'fleet-job',
+      aws_auth: 'environment',
+      template_file: basic,
+      parameters_file: join(ROOT, 'test/fixtures/parameters/basic-prod.yaml'),
+      // Items stay whole, spaces and '=' included, as the job's shell passed them before.
+      parameters: ['QueueSuffix=two', 'ApiSecret=with space=and equals'],
+      stack_tags: ['team=platform ops', 'formula=a=b'],
+      runner_token_parameter: '/fleet-job/runner-token',
+    })['runner-fleet-deploy'];
+    if (!deployJob) throw new Error('deploy component has no runner-fleet-deploy job');
+    const token = 'glrt-component-job-token-0123456789';
+    const ci = { ...(emulator.env as Record<string, string>), CI_JOB_MANUAL: 'false' };
+    const first = runJobScript(deployJob, { ...ci, RUNNER_FLEET_RUNNER_TOKEN: token }, { realCli: true });
+    expect(first.status, first.stdout + first.stderr).toBe(0);
+    expect(first.cliCalls).toEqual([
+      [
+        'deploy',
+        '--stack-name',
+        'fleet-job',
+        '--region',
+        'us-east-1',
+        '--outputs-dotenv',
+        'runner-fleet-outputs.env',
+        '--timeout-minutes',
+        '60',
+      ],
+    ]);
+    expect(first.stdout).toContain(
+      'Runner token stored in new SSM SecureString /fleet-job/runner-token (value not shown)',
+    );
+    expect(first.stdout + first.stderr).not.toContain(token);
+    const stack = await stackOf('fleet-job');
+    expect(stack?.Parameters).toEqual(
+      expect.arrayContaining([
+        { ParameterKey: 'Environment', ParameterValue: 'prod' },
+        { ParameterKey: 'QueueSuffix', ParameterValue: 'two' },
+      ]),
+    );
+    expect(stack?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'team', Value: 'platform ops' },
+        { Key: 'formula', Value: 'a=b' },
+      ]),
+    );
+
+    // Without the token the job deploys and leaves the stored one alone.
+    const again = runJobScript(deployJob, ci, { realCli: true });
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      'RUNNER_FLEET_RUNNER_TOKEN is not set; the runner token in SSM is left as it is',
+    );
+    expect(again.stdout).not.toContain('Runner token stored');
+  });
+
+  it('refuses an unknown --preset with the shipped names, exit 2, before any change', async () => {
+    const result = await runCliProcess(
+      ['deploy', '--stack-name', 'fleet-p', '--template-file', basic, '--preset', 'linux-nope'],
+      emulator.env,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^error: unknown --preset linux-nope: use one of none, linux-docker-autoscaler-arm64, .*windows-shell-warm-ha$/m,
+    );
+    await expect(stackOf('fleet-p')).rejects.toThrow();
   });
 
   it('says which AWS setting is missing, with exit code 2', async () => {

@@ -1,0 +1,177 @@
+/**
+ * What the CLI reads where a component job used to build arguments in shell:
+ * list flags from `json: [...]` variables, the shipped template and presets,
+ * and the stop job's played-by-hand refusal.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFromVariable, readInput } from '../../scripts/cli-input/schema.ts';
+import { notPlayedByHand } from '../../scripts/commands/destroy-command.ts';
+import { loadStackInputs, stackInputFlags } from '../../scripts/config/deploy-config.ts';
+import { presetFile, presetNames, shippedHome, shippedTemplate } from '../../scripts/config/shipped-files.ts';
+import { InputError } from '../../scripts/errors.ts';
+import { ROOT } from '../support/emulator.ts';
+
+describe('listFromVariable', () => {
+  it('keeps each item of a json: list whole, spaces and = included, as the jobs passed them', () => {
+    expect(listFromVariable('V', 'json: ["A=1", "B=with space=and equals", "", "C="]')).toEqual({
+      values: ['A=1', 'B=with space=and equals', 'C='],
+    });
+    expect(listFromVariable('V', '["x"]')).toEqual({ values: ['x'] });
+    expect(listFromVariable('V', 'json: []')).toEqual({ values: [] });
+    expect(listFromVariable('V', 'json:')).toEqual({ values: [] });
+  });
+
+  it('counts numbers and booleans as their text (GitLab writes them unquoted)', () => {
+    expect(listFromVariable('V', 'json: [1, true, "x"]')).toEqual({ values: ['1', 'true', 'x'] });
+  });
+
+  it('takes anything else as one value', () => {
+    expect(listFromVariable('V', 'params/prod.yaml')).toEqual({ values: ['params/prod.yaml'] });
+  });
+
+  it('names the variable of a list it cannot read', () => {
+    for (const bad of ['json: [unquoted]', 'json: {"a": 1}', 'json: [["nested"]]', '[1,']) {
+      expect(listFromVariable('RUNNER_FLEET_PARAMETERS', bad), bad).toEqual({
+        problem: 'invalid RUNNER_FLEET_PARAMETERS: expected a JSON list of texts, e.g. json: ["Key=value"]',
+      });
+    }
+  });
+});
+
+describe('stack input flags from the environment', () => {
+  const read = (raw: Record<string, string | string[]>, env: NodeJS.ProcessEnv) =>
+    readInput({ flags: stackInputFlags }, { 'stack-name': 'fleet', ...raw }, env);
+
+  it('read the list variables when no flag is given', async () => {
+    const input = await read(
+      {},
+      {
+        RUNNER_FLEET_PARAMETERS: 'json: ["A=1", "B=two words"]',
+        RUNNER_FLEET_STACK_TAGS: 'json: ["team=platform ops"]',
+        RUNNER_FLEET_PARAMETERS_FILE: 'site.yaml',
+        RUNNER_FLEET_PRESET: 'none',
+        RUNNER_FLEET_TEMPLATE_FILE: 'mine.yaml',
+      },
+    );
+    expect(input.problems).toEqual([]);
+    expect(input.flags.parameter).toEqual(['A=1', 'B=two words']);
+    expect(input.flags.tag).toEqual(['team=platform ops']);
+    expect(input.flags.parameters).toEqual(['site.yaml']);
+    expect(input.flags.preset).toBe('none');
+    expect(input.flags['template-file']).toBe('mine.yaml');
+  });
+
+  it('let the flags win, and report a list variable it cannot read', async () => {
+    const input = await read(
+      { parameter: ['A=flag'] },
+      { RUNNER_FLEET_PARAMETERS: 'json: ["A=env"]', RUNNER_FLEET_STACK_TAGS: 'json: [oops' },
+    );
+    expect(input.flags.parameter).toEqual(['A=flag']);
+    expect(input.flags.tag).toEqual([]);
+    expect(input.problems).toEqual([
+      'invalid RUNNER_FLEET_STACK_TAGS: expected a JSON list of texts, e.g. json: ["Key=value"]',
+    ]);
+  });
+
+  it('leave every list empty without the variables (the CLI outside GitLab)', async () => {
+    const input = await read({}, {});
+    expect(input.flags.parameter).toEqual([]);
+    expect(input.flags.parameters).toEqual([]);
+    expect(input.flags.tag).toEqual([]);
+    expect(input.flags.preset).toBeUndefined();
+  });
+});
+
+describe('shipped template and presets', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'rf-home-'));
+  });
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('finds the presets beside the code without RUNNER_FLEET_HOME (a checkout)', () => {
+    expect(shippedHome({})).toBe(ROOT);
+    expect(presetNames(ROOT)).toContain('linux-docker-autoscaling-spot');
+    expect(presetFile('linux-docker-autoscaling-spot', {})).toEqual({
+      file: join(ROOT, 'cfn', 'presets', 'linux-docker-autoscaling-spot.yaml'),
+    });
+  });
+
+  it('defaults the template only where RUNNER_FLEET_HOME says where it is (the image)', () => {
+    expect(shippedTemplate({})).toBeUndefined();
+    expect(shippedTemplate({ RUNNER_FLEET_HOME: '/opt/runner-fleet' })).toBe(
+      '/opt/runner-fleet/cfn/runner-fleet.yaml',
+    );
+  });
+
+  it('refuses an unknown preset with the names there are', () => {
+    const names = presetNames(ROOT);
+    expect(presetFile('linux-nope', {})).toEqual({
+      problem: `unknown --preset linux-nope: use one of none, ${names.join(', ')}`,
+    });
+    expect(presetFile('x', { RUNNER_FLEET_HOME: home })).toEqual({
+      problem:
+        '--preset x: no shipped presets found (set RUNNER_FLEET_HOME to the folder that holds cfn/presets)',
+    });
+  });
+
+  it('applies the preset before the parameter files, the files before --parameter', async () => {
+    await writeFile(join(home, 'site.yaml'), 'InstanceTypes: m7i.large\nMaxSize: "4"\n');
+    const inputs = await loadStackInputs(
+      {
+        'stack-name': 'fleet',
+        'template-file': join(ROOT, 'cfn', 'runner-fleet.yaml'),
+        preset: 'linux-docker-autoscaling-spot',
+        parameters: [join(home, 'site.yaml')],
+        parameter: ['MaxSize=9'],
+        tag: [],
+        region: undefined,
+      },
+      {},
+    );
+    expect(inputs.parameterValues.get('FleetMode')).toBe('autoscaling');
+    expect(inputs.parameterValues.get('InstanceTypes')).toBe('m7i.large');
+    expect(inputs.parameterValues.get('MaxSize')).toBe('9');
+  });
+
+  it('says a template is missing when neither --template-file nor RUNNER_FLEET_HOME gives one', async () => {
+    const missing = loadStackInputs(
+      {
+        'stack-name': 'fleet',
+        'template-file': undefined,
+        preset: 'none',
+        parameters: [],
+        parameter: [],
+        tag: [],
+        region: undefined,
+      },
+      {},
+    );
+    await expect(missing).rejects.toThrow(InputError);
+    await expect(missing).rejects.toMatchObject({ problems: ['missing --template-file FILE'] });
+  });
+});
+
+describe('destroy --only-when-played-by-hand', () => {
+  const flags = { 'stack-name': 'fleet-a', 'only-when-played-by-hand': true };
+  const none = { CI_JOB_MANUAL: undefined, RUNNER_FLEET_ALLOW_AUTOMATIC: undefined };
+
+  it('refuses a job nobody played, with the stop job message', () => {
+    expect(notPlayedByHand(flags, none)).toBe(
+      'refusing to destroy fleet-a: this stop job was not started by hand (a when: in its rules overrides when: manual); give every rule when: manual, or for a throwaway stack use the destroy component with allow_automatic: true',
+    );
+    expect(notPlayedByHand(flags, { ...none, CI_JOB_MANUAL: 'false' })).toMatch(/^refusing/);
+    expect(notPlayedByHand(flags, { ...none, RUNNER_FLEET_ALLOW_AUTOMATIC: 'false' })).toMatch(/^refusing/);
+  });
+
+  it('lets a played job, an allowed automatic one, and a run without the flag go on', () => {
+    expect(notPlayedByHand(flags, { ...none, CI_JOB_MANUAL: 'true' })).toBeUndefined();
+    expect(notPlayedByHand(flags, { ...none, RUNNER_FLEET_ALLOW_AUTOMATIC: 'true' })).toBeUndefined();
+    expect(notPlayedByHand({ ...flags, 'only-when-played-by-hand': false }, none)).toBeUndefined();
+  });
+});
