@@ -320,6 +320,19 @@ describe('item 7: inputs as people write them', () => {
     },
   );
 
+  it.each([
+    ['deploy', 'runner-fleet-deploy', { timeout_minutes: 0 }, 'RUNNER_FLEET_TIMEOUT_MINUTES'],
+    ['smoke-test', 'runner-fleet-smoke-test', { wait_minutes: 0 }, 'RUNNER_FLEET_WAIT_MINUTES'],
+    ['roll', 'runner-fleet-roll', { wait_minutes: 0 }, 'RUNNER_FLEET_WAIT_MINUTES'],
+  ] as const)(
+    '%s: the real CLI reads %j from the job and names its variable when it refuses it',
+    (name, jobName, inputs, variable) => {
+      const run = runJobScript(job(name, { ...base, ...inputs }, jobName), {}, { realCli: true });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`error: invalid ${variable} 0: expected a whole number above 0`);
+    },
+  );
+
   it('smoke test: an empty version or canary ref and a token expiry of 0 are not given; the others are', async () => {
     const flagsOf = async (inputs: object) => {
       const j = job('smoke-test', { ...base, ...inputs }, 'runner-fleet-smoke-test');
