@@ -212,6 +212,7 @@ async function readFlag(
     case 'integer': {
       const found: [string, string] | undefined =
         typeof value === 'string' ? [flag, value] : fromEnvironment(spec.env ?? [], env);
+      // The input's "not given" counts only in the variable: on the command line it is a value like any other.
       if (!found || (found[0] !== flag && found[1] === spec.envNotGiven)) return spec.default;
       const [source, text] = found;
       const problem = integerProblem(source, text, spec);
@@ -250,7 +251,7 @@ async function readFlag(
 }
 
 /**
- * What the variables of a switch or a list flag stand for when it is not
+ * What the variables of a switch, a list or a parsed flag stand for when it is not
  * given; text and whole-number flags read theirs in readFlag, so a problem
  * line names the variable the value came from.
  */
