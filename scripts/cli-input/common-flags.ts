@@ -63,16 +63,24 @@ export const allowOwnFleet = {
   help: "go on even when this GitLab job runs on the fleet's own runner (CI_RUNNER_ID / CI_RUNNER_DESCRIPTION); refused otherwise",
 } as const satisfies SwitchFlag;
 
-/** A longest wait, in minutes. */
-export function minutes(defaultMinutes: number, help: string) {
+/** A longest wait, in minutes; `env` names the variables read when the flag is not given. */
+export function minutes(defaultMinutes: number, help: string, env: readonly string[] = []) {
   return {
     type: 'integer',
     placeholder: 'N',
     min: 1,
     default: defaultMinutes,
     help,
+    ...(env.length > 0 ? { env } : {}),
   } as const satisfies IntegerFlag;
 }
+
+/** --runner-id from a component's runner_id input, whose 0 means "find it from the token". */
+export const runnerIdFromJob = {
+  ...runnerId,
+  env: ['RUNNER_FLEET_RUNNER_ID'],
+  envNotGiven: '0',
+} as const satisfies IntegerFlag;
 
 /** For the commands that cannot work without GitLab: --gitlab-url or a CI variable must name it. */
 export function gitlabUrlRequired(input: {

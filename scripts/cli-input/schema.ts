@@ -19,6 +19,8 @@ export interface SwitchFlag extends Described {
   type: 'switch';
   /** Variables that turn it on when not given: on when any of them is `true` (a component's boolean input, a pipeline variable). */
   env?: readonly string[];
+  /** Variables that turn it on when any of them is `false`: the other side of a boolean input (reconcile's apply false is --dry-run). */
+  envFalse?: readonly string[];
 }
 
 /** --flag VALUE, once. */
@@ -56,6 +58,10 @@ export interface IntegerFlag extends Described {
   min: number;
   max?: number;
   default?: number;
+  /** Variables read, in this order, when the flag is not given (the first that is set and not blank). */
+  env?: readonly string[];
+  /** A variable holding this counts as not set: a component input whose 0 means "not given". */
+  envNotGiven?: string;
 }
 
 /** --flag VALUE turned into something else, e.g. a list; `parse` says what is wrong with a bad value. */
@@ -63,6 +69,8 @@ export interface ParsedFlag<T> extends Described {
   type: 'parsed';
   placeholder: string;
   parse(raw: string): { value: T } | { problem: string };
+  /** Variables read, in this order, when the flag is not given; a JSON list (`json: [...]`) is handed to parse comma-joined. */
+  env?: readonly string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a table mixes parsed flags of any value type
@@ -159,13 +167,7 @@ export async function readInput<F extends FlagTable, E extends EnvironmentTable>
   for (const [name, spec] of Object.entries(schema.flags)) {
     const value = raw[name];
     if (value !== undefined) given.add(name);
-    flags[name] = await readFlag(
-      name,
-      spec,
-      value ?? fromListOrSwitchVariable(spec, env, problems),
-      env,
-      problems,
-    );
+    flags[name] = await readFlag(name, spec, value ?? fromVariables(spec, env, problems), env, problems);
   }
   const environment: Record<string, string | undefined> = {};
   for (const [name, spec] of Object.entries(schema.environment ?? {})) {
@@ -208,10 +210,14 @@ async function readFlag(
         (item): item is string => typeof item === 'string',
       );
     case 'integer': {
-      if (typeof value !== 'string') return spec.default;
-      const problem = integerProblem(flag, value, spec);
+      const found: [string, string] | undefined =
+        typeof value === 'string' ? [flag, value] : fromEnvironment(spec.env ?? [], env);
+      // The input's "not given" counts only in the variable: on the command line it is a value like any other.
+      if (!found || (found[0] !== flag && found[1] === spec.envNotGiven)) return spec.default;
+      const [source, text] = found;
+      const problem = integerProblem(source, text, spec);
       if (problem) problems.push(problem);
-      return problem ? spec.default : Number(value);
+      return problem ? spec.default : Number(text);
     }
     case 'parsed': {
       if (typeof value !== 'string') return undefined;
@@ -244,24 +250,32 @@ async function readFlag(
   }
 }
 
-/** What the variables of a switch or a list flag stand for when it is not given; text flags read theirs in readFlag. */
-function fromListOrSwitchVariable(
-  spec: FlagSpec,
-  env: NodeJS.ProcessEnv,
-  problems: string[],
-): RawFlags[string] {
-  if (spec.type === 'switch') {
-    return (spec.env ?? []).some((name) => nonBlank(env[name]) === 'true') ? true : undefined;
+/**
+ * What the variables of a switch, a list or a parsed flag stand for when it is not
+ * given; text and whole-number flags read theirs in readFlag, so a problem
+ * line names the variable the value came from.
+ */
+function fromVariables(spec: FlagSpec, env: NodeJS.ProcessEnv, problems: string[]): RawFlags[string] {
+  switch (spec.type) {
+    case 'switch': {
+      const isSet = (names: readonly string[] | undefined, to: string) =>
+        (names ?? []).some((name) => nonBlank(env[name]) === to);
+      return isSet(spec.env, 'true') || isSet(spec.envFalse, 'false') ? true : undefined;
+    }
+    case 'texts':
+    case 'parsed': {
+      const found = fromEnvironment(spec.env ?? [], env);
+      if (!found) return undefined;
+      const items = listFromVariable(...found);
+      if ('problem' in items) {
+        problems.push(items.problem);
+        return undefined;
+      }
+      return spec.type === 'texts' ? items.values : items.values.join(',');
+    }
+    default:
+      return undefined;
   }
-  if (spec.type !== 'texts') return undefined;
-  const found = fromEnvironment(spec.env ?? [], env);
-  if (!found) return undefined;
-  const items = listFromVariable(...found);
-  if ('problem' in items) {
-    problems.push(items.problem);
-    return undefined;
-  }
-  return items.values;
 }
 
 /** The first of the variables that is set and not blank, with its name. */

@@ -45,13 +45,26 @@ function flagDetails(spec: FlagSpec): string[] {
     case 'integer': {
       const bounds =
         spec.max !== undefined ? `${spec.min} to ${spec.max}` : spec.min !== 1 ? `at least ${spec.min}` : '';
-      const fallback = spec.default !== undefined ? `default ${spec.default}` : '';
+      const notGiven = spec.envNotGiven !== undefined ? ` (${spec.envNotGiven} there = not given)` : '';
+      const orDefault = spec.default !== undefined ? `, else ${spec.default}` : '';
+      const fallback = spec.env?.length
+        ? `default: ${spec.env.join(', else ')}${notGiven}${orDefault}`
+        : spec.default !== undefined
+          ? `default ${spec.default}`
+          : '';
       return [bounds, fallback].filter((part) => part !== '');
     }
     case 'text':
       return spec.env?.length ? [`default: ${spec.env.join(', else ')}`] : [];
-    case 'switch':
-      return spec.env?.length ? [`on when ${spec.env.join(' or ')} is true`] : [];
+    case 'switch': {
+      const when = [
+        ...(spec.env?.length ? [`${spec.env.join(' or ')} is true`] : []),
+        ...(spec.envFalse?.length ? [`${spec.envFalse.join(' or ')} is false`] : []),
+      ];
+      return when.length > 0 ? [`on when ${when.join(' or ')}`] : [];
+    }
+    case 'parsed':
+      return spec.env?.length ? [`default: ${spec.env.join(', else ')}, a json: [...] list or the text`] : [];
     case 'texts':
       return [
         'repeatable',

@@ -24,7 +24,7 @@ export const deployCommand = defineCommand({
       writes: true,
       help: 'write stack outputs as KEY=value lines (GitLab dotenv report)',
     },
-    'timeout-minutes': minutes(60, 'longest wait for the stack operation'),
+    'timeout-minutes': minutes(60, 'longest wait for the stack operation', ['RUNNER_FLEET_TIMEOUT_MINUTES']),
     'wait-minutes': minutes(30, 'longest wait for an operation already running'),
     'runner-token-from-env': {
       type: 'text',

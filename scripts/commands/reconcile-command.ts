@@ -1,30 +1,51 @@
 /** Inputs and wiring of `runner-fleet reconcile`; the flow is in reconcile.ts. */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ssmClient } from '../aws/clients.ts';
-import { gitlabUrl, gitlabUrlRequired, region, runnerId, stackName } from '../cli-input/common-flags.ts';
+import {
+  gitlabUrl,
+  gitlabUrlRequired,
+  region,
+  runnerIdFromJob,
+  stackName,
+} from '../cli-input/common-flags.ts';
 import { apiRoot } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { reconcile } from './reconcile.ts';
 
+/** The flags of reconcile, exported for the tests of what the reconcile component sets. */
+export const reconcileFlags = {
+  'stack-name': stackName,
+  // The reconcile job's apply input, or the roll job's dry_run input (its reconcile step follows the roll's mode).
+  'dry-run': {
+    type: 'switch',
+    env: ['RUNNER_FLEET_DRY_RUN'],
+    envFalse: ['RUNNER_FLEET_APPLY'],
+    help: 'only print the table of what would be done',
+  },
+  apply: {
+    type: 'switch',
+    env: ['RUNNER_FLEET_APPLY'],
+    envFalse: ['RUNNER_FLEET_DRY_RUN'],
+    help: 'delete the managers of gone or terminated instances',
+  },
+  'replace-broken': {
+    type: 'switch',
+    env: ['RUNNER_FLEET_REPLACE_BROKEN'],
+    help: 'with --apply: mark InService instances whose runner manager is offline or stale unhealthy, so the group replaces them',
+  },
+  'runner-id': {
+    ...runnerIdFromJob,
+    help: "the fleet's runner (default: recorded on the token parameter by create-runner, else resolved from the runner token)",
+  },
+  'gitlab-url': gitlabUrl,
+  region,
+} as const;
+
 export const reconcileCommand = defineCommand({
   name: 'reconcile',
   synopsis: 'runner-fleet reconcile --stack-name NAME (--dry-run | --apply) [options]',
-  flags: {
-    'stack-name': stackName,
-    'dry-run': { type: 'switch', help: 'only print the table of what would be done' },
-    apply: { type: 'switch', help: 'delete the managers of gone or terminated instances' },
-    'replace-broken': {
-      type: 'switch',
-      help: 'with --apply: mark InService instances whose runner manager is offline or stale unhealthy, so the group replaces them',
-    },
-    'runner-id': {
-      ...runnerId,
-      help: "the fleet's runner (default: recorded on the token parameter by create-runner, else resolved from the runner token)",
-    },
-    'gitlab-url': gitlabUrl,
-    region,
-  },
+  flags: reconcileFlags,
   environment: {
     RUNNER_FLEET_GITLAB_TOKEN: {
       help: "access token that can read the runner's managers",

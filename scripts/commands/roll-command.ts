@@ -15,7 +15,7 @@ import {
   junit,
   minutes,
   region,
-  runnerId,
+  runnerIdFromJob,
   stackName,
 } from '../cli-input/common-flags.ts';
 import { apiRoot, type GitLabAccess, optionalGitLabAccess } from '../config/gitlab-access.ts';
@@ -27,55 +27,65 @@ import { type CommandContext, defineCommand, regionOption } from './command-spec
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
 
+/** The flags of roll, exported for the tests of what the roll component sets. */
+export const rollFlags = {
+  'stack-name': stackName,
+  region,
+  'dry-run': { type: 'switch', env: ['RUNNER_FLEET_DRY_RUN'], help: 'print what is out of date and stop' },
+  force: { type: 'switch', help: 'refresh every instance even if nothing looks out of date' },
+  'min-healthy-percentage': {
+    type: 'integer',
+    placeholder: 'N',
+    min: 0,
+    max: 100,
+    default: 100,
+    env: ['RUNNER_FLEET_MIN_HEALTHY_PERCENTAGE'],
+    help: 'capacity kept in service during the refresh',
+  },
+  'max-healthy-percentage': {
+    type: 'integer',
+    placeholder: 'N',
+    min: 100,
+    max: 200,
+    default: 200,
+    env: ['RUNNER_FLEET_MAX_HEALTHY_PERCENTAGE'],
+    help: 'capacity allowed above desired; 200 launches the replacement before terminating',
+  },
+  'instance-warmup': {
+    type: 'integer',
+    placeholder: 'SECONDS',
+    min: 1,
+    help: 'time a new instance needs before it counts as healthy',
+  },
+  'checkpoint-percentages': {
+    type: 'parsed',
+    placeholder: 'LIST',
+    parse: parseCheckpoints,
+    env: ['RUNNER_FLEET_CHECKPOINT_PERCENTAGES'],
+    help: 'pause points: rising whole numbers ending with 100, e.g. 50,100',
+  },
+  'no-auto-rollback': {
+    type: 'switch',
+    envFalse: ['RUNNER_FLEET_AUTO_ROLLBACK'],
+    help: 'keep new instances when the refresh fails',
+  },
+  'wait-minutes': minutes(120, 'longest wait for the refresh', ['RUNNER_FLEET_WAIT_MINUTES']),
+  'timeout-minutes': minutes(60, 'longest wait for the stack update'),
+  'runner-id': runnerIdFromJob,
+  'gitlab-url': gitlabUrl,
+  junit: { ...junit, help: 'JUnit report of the smoke test that ends a roll' },
+  'runner-releases-url': {
+    type: 'text',
+    placeholder: 'URL',
+    help: `where to read the latest gitlab-runner release (default ${RUNNER_LATEST_RELEASE_URL})`,
+  },
+  'allow-own-fleet': allowOwnFleet,
+} as const;
+
 export const rollCommand = defineCommand({
   name: 'roll',
   synopsis: 'runner-fleet roll --stack-name NAME [options]',
-  flags: {
-    'stack-name': stackName,
-    region,
-    'dry-run': { type: 'switch', help: 'print what is out of date and stop' },
-    force: { type: 'switch', help: 'refresh every instance even if nothing looks out of date' },
-    'min-healthy-percentage': {
-      type: 'integer',
-      placeholder: 'N',
-      min: 0,
-      max: 100,
-      default: 100,
-      help: 'capacity kept in service during the refresh',
-    },
-    'max-healthy-percentage': {
-      type: 'integer',
-      placeholder: 'N',
-      min: 100,
-      max: 200,
-      default: 200,
-      help: 'capacity allowed above desired; 200 launches the replacement before terminating',
-    },
-    'instance-warmup': {
-      type: 'integer',
-      placeholder: 'SECONDS',
-      min: 1,
-      help: 'time a new instance needs before it counts as healthy',
-    },
-    'checkpoint-percentages': {
-      type: 'parsed',
-      placeholder: 'LIST',
-      parse: parseCheckpoints,
-      help: 'pause points: rising whole numbers ending with 100, e.g. 50,100',
-    },
-    'no-auto-rollback': { type: 'switch', help: 'keep new instances when the refresh fails' },
-    'wait-minutes': minutes(120, 'longest wait for the refresh'),
-    'timeout-minutes': minutes(60, 'longest wait for the stack update'),
-    'runner-id': runnerId,
-    'gitlab-url': gitlabUrl,
-    junit: { ...junit, help: 'JUnit report of the smoke test that ends a roll' },
-    'runner-releases-url': {
-      type: 'text',
-      placeholder: 'URL',
-      help: `where to read the latest gitlab-runner release (default ${RUNNER_LATEST_RELEASE_URL})`,
-    },
-    'allow-own-fleet': allowOwnFleet,
-  },
+  flags: rollFlags,
   environment: {
     RUNNER_FLEET_GITLAB_TOKEN: {
       help: "optional: with it, runner managers' versions count as out of date too, and a roll ends with runner-fleet smoke-test",

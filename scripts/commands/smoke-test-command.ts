@@ -4,7 +4,7 @@
  * wait starts.
  */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
-import { junit, minutes, region, runnerId, stackName } from '../cli-input/common-flags.ts';
+import { junit, minutes, region, runnerIdFromJob, stackName } from '../cli-input/common-flags.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { CANARY_VARIABLE } from '../smoke-test/evaluate.ts';
@@ -13,55 +13,62 @@ import { smokeTest } from './smoke-test.ts';
 
 const VERSION = /^v?\d+\.\d+\.\d+$/;
 
+/** The flags of smoke-test, exported for the tests of what the smoke-test component sets. */
+export const smokeTestFlags = {
+  'stack-name': stackName,
+  'runner-id': {
+    ...runnerIdFromJob,
+    help: "the fleet's GitLab runner id (else resolved from RUNNER_FLEET_RUNNER_TOKEN through POST /runners/verify)",
+  },
+  'expected-version': {
+    type: 'text',
+    placeholder: 'V',
+    env: ['RUNNER_FLEET_EXPECTED_VERSION'],
+    check: (version: string) =>
+      VERSION.test(version)
+        ? undefined
+        : `invalid --expected-version ${version}: expected a version such as 17.11.1`,
+    help: 'gitlab-runner version every manager must run (default: the stack parameter RunnerVersion unless "latest")',
+  },
+  'wait-minutes': minutes(20, 'longest wait for capacity and runner managers', ['RUNNER_FLEET_WAIT_MINUTES']),
+  'canary-ref': {
+    type: 'text',
+    placeholder: 'REF',
+    env: ['RUNNER_FLEET_CANARY_REF'],
+    help: `also run a canary pipeline on REF (its job runs when ${CANARY_VARIABLE}=1)`,
+  },
+  'canary-project': {
+    type: 'text',
+    placeholder: 'ID|PATH',
+    env: ['CI_PROJECT_ID'],
+    help: 'project of the canary pipeline',
+  },
+  'canary-wait-minutes': minutes(15, 'longest wait for the canary pipeline'),
+  junit,
+  'token-expiry-days': {
+    type: 'integer',
+    placeholder: 'N',
+    min: 0,
+    max: 3650,
+    env: ['RUNNER_FLEET_TOKEN_EXPIRY_DAYS'],
+    envNotGiven: '0',
+    help: 'fail when the runner token expires within N days',
+  },
+  'gitlab-url': {
+    type: 'text',
+    placeholder: 'URL',
+    env: ['CI_SERVER_URL'],
+    check: (url: string) =>
+      /^https?:\/\/[^\s/]+/.test(url) ? undefined : `invalid GitLab URL ${url}: expected https://host`,
+    help: 'GitLab instance; the stack parameter GitLabUrl when neither this nor CI_SERVER_URL is set',
+  },
+  region,
+} as const;
+
 export const smokeTestCommand = defineCommand({
   name: 'smoke-test',
   synopsis: 'runner-fleet smoke-test --stack-name NAME [options]',
-  flags: {
-    'stack-name': stackName,
-    'runner-id': {
-      ...runnerId,
-      help: "the fleet's GitLab runner id (else resolved from RUNNER_FLEET_RUNNER_TOKEN through POST /runners/verify)",
-    },
-    'expected-version': {
-      type: 'text',
-      placeholder: 'V',
-      check: (version) =>
-        VERSION.test(version)
-          ? undefined
-          : `invalid --expected-version ${version}: expected a version such as 17.11.1`,
-      help: 'gitlab-runner version every manager must run (default: the stack parameter RunnerVersion unless "latest")',
-    },
-    'wait-minutes': minutes(20, 'longest wait for capacity and runner managers'),
-    'canary-ref': {
-      type: 'text',
-      placeholder: 'REF',
-      help: `also run a canary pipeline on REF (its job runs when ${CANARY_VARIABLE}=1)`,
-    },
-    'canary-project': {
-      type: 'text',
-      placeholder: 'ID|PATH',
-      env: ['CI_PROJECT_ID'],
-      help: 'project of the canary pipeline',
-    },
-    'canary-wait-minutes': minutes(15, 'longest wait for the canary pipeline'),
-    junit,
-    'token-expiry-days': {
-      type: 'integer',
-      placeholder: 'N',
-      min: 0,
-      max: 3650,
-      help: 'fail when the runner token expires within N days',
-    },
-    'gitlab-url': {
-      type: 'text',
-      placeholder: 'URL',
-      env: ['CI_SERVER_URL'],
-      check: (url) =>
-        /^https?:\/\/[^\s/]+/.test(url) ? undefined : `invalid GitLab URL ${url}: expected https://host`,
-      help: 'GitLab instance; the stack parameter GitLabUrl when neither this nor CI_SERVER_URL is set',
-    },
-    region,
-  },
+  flags: smokeTestFlags,
   environment: {
     RUNNER_FLEET_GITLAB_TOKEN: {
       help: 'API token that can read the runner (read_api; Maintainer or Owner)',
@@ -73,8 +80,8 @@ export const smokeTestCommand = defineCommand({
     },
   },
   checks: [
-    ({ given, env }) =>
-      given.has('runner-id') || env.RUNNER_FLEET_RUNNER_TOKEN
+    ({ flags, given, env }) =>
+      given.has('runner-id') || flags['runner-id'] !== undefined || env.RUNNER_FLEET_RUNNER_TOKEN
         ? undefined
         : 'no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN to the fleet runner token',
     ({ flags, given }) =>

@@ -10,8 +10,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readInput } from '../../scripts/cli-input/schema.ts';
+import { type FlagTable, type RawFlags, readInput } from '../../scripts/cli-input/schema.ts';
 import { previewFlags } from '../../scripts/commands/preview-command.ts';
+import { reconcileFlags } from '../../scripts/commands/reconcile-command.ts';
+import { rollFlags } from '../../scripts/commands/roll-command.ts';
+import { smokeTestFlags } from '../../scripts/commands/smoke-test-command.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 import { ROOT } from '../support/emulator.ts';
 import { type ComponentFile, inputProblems, interpolate, type Job, readComponent } from './gitlab-ci.ts';
@@ -49,6 +52,27 @@ function whenIfFirstRuleMatches(j: Job): string {
 const braced = (name: string) => `\${${name}}`;
 
 const base = { region: 'eu-west-1', stack_name: 'fleet-a', aws_auth: 'environment' };
+
+/**
+ * The flags a job's CLI call ends up with: its own arguments, then what the
+ * CLI reads from the job's variables where the call gives no flag (parsed
+ * as command-line.ts does: `--flag value`, a switch alone).
+ */
+async function cliFlagsOf(
+  flags: FlagTable,
+  call: string[] | undefined,
+  j: Job,
+  ci: Record<string, string> = {},
+): Promise<{ flags: Record<string, unknown>; problems: string[] }> {
+  const raw: RawFlags = {};
+  const args = call?.slice(1) ?? [];
+  for (let i = 0; i < args.length; i++) {
+    const name = (args[i] ?? '').replace(/^--/, '');
+    if (flags[name]?.type === 'switch') raw[name] = true;
+    else raw[name] = args[++i];
+  }
+  return readInput({ flags }, raw, { ...ci, ...jobVariables(j, ci) });
+}
 
 describe('item 1: the stop job never runs by itself', () => {
   it('stays manual when the deploy rules say when: on_success', () => {
@@ -144,33 +168,41 @@ describe('item 3: roll inputs that conflict fail at the start of the job, in one
     { min: 0, max: 250, conflict: /max_healthy_percentage \(250\) must be 100-200.*minus/ },
   ];
 
-  it.each(cases)('min $min, max $max, checkpoints $checkpoints', ({ min, max, checkpoints, conflict }) => {
-    const roll = job(
-      'roll',
-      {
-        ...base,
-        min_healthy_percentage: min,
-        max_healthy_percentage: max,
-        ...(checkpoints ? { checkpoint_percentages: checkpoints } : {}),
-      },
-      'runner-fleet-roll',
-    );
-    const run = runJobScript(roll, {});
-    if (conflict) {
-      expect(run.status).toBe(2);
-      const lines = run.stderr.trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^runner-fleet: roll inputs conflict: /);
-      expect(lines[0]).toMatch(conflict);
-      expect(run.cliCalls).toEqual([]);
-    } else {
-      expect(run.status, run.stderr).toBe(0);
-      const args = run.cliCalls[0] ?? [];
-      expect(args.slice(0, 1)).toEqual(['roll']);
-      if (checkpoints) expect(args).toContain(checkpoints.join(','));
-      else expect(args).not.toContain('--checkpoint-percentages');
-    }
-  });
+  it.each(cases)(
+    'min $min, max $max, checkpoints $checkpoints',
+    async ({ min, max, checkpoints, conflict }) => {
+      const roll = job(
+        'roll',
+        {
+          ...base,
+          min_healthy_percentage: min,
+          max_healthy_percentage: max,
+          ...(checkpoints ? { checkpoint_percentages: checkpoints } : {}),
+        },
+        'runner-fleet-roll',
+      );
+      const run = runJobScript(roll, {});
+      if (conflict) {
+        expect(run.status).toBe(2);
+        const lines = run.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^runner-fleet: roll inputs conflict: /);
+        expect(lines[0]).toMatch(conflict);
+        expect(run.cliCalls).toEqual([]);
+      } else {
+        expect(run.status, run.stderr).toBe(0);
+        const args = run.cliCalls[0] ?? [];
+        expect(args.slice(0, 1)).toEqual(['roll']);
+        expect(args).not.toContain('--checkpoint-percentages');
+        // The CLI reads the inputs from the job's variables: the same values the check let through.
+        const cli = await cliFlagsOf(rollFlags, args, roll);
+        expect(cli.problems).toEqual([]);
+        expect(cli.flags['min-healthy-percentage']).toBe(min);
+        expect(cli.flags['max-healthy-percentage']).toBe(max);
+        expect(cli.flags['checkpoint-percentages']).toEqual(checkpoints ?? []);
+      }
+    },
+  );
 
   // The job's check and the CLI's own validation must agree; the CLI reports flags, the job inputs.
   it.each(cases.filter((c) => c.min <= 100 && c.max <= 200))(
@@ -266,11 +298,135 @@ describe('item 7: inputs as people write them', () => {
     expect(args[args.indexOf('--region') + 1]).toBe('eu-central-1');
   });
 
-  it('passes runner_id only when set', () => {
-    const roll = (inputs: object) =>
-      runJobScript(job('roll', { ...base, ...inputs }, 'runner-fleet-roll')).cliCalls[0];
-    expect(roll({ runner_id: 42 })).toEqual(expect.arrayContaining(['--runner-id', '42']));
-    expect(roll({})).not.toContain('--runner-id');
+  it.each([
+    ['roll', 'runner-fleet-roll', rollFlags],
+    ['smoke-test', 'runner-fleet-smoke-test', smokeTestFlags],
+    ['reconcile', 'runner-fleet-reconcile', reconcileFlags],
+  ] as const)(
+    '%s: runner_id reaches the CLI only when set (0 = found from the token)',
+    async (name, jobName, flags) => {
+      const runnerIdOf = async (inputs: object) => {
+        const j = job(name, { ...base, ...inputs }, jobName);
+        const run = runJobScript(j, { RUNNER_FLEET_GITLAB_TOKEN: 'x' });
+        expect(run.status, run.stderr).toBe(0);
+        const call = run.cliCalls.find((c) => c[0] === name);
+        expect(call).not.toContain('--runner-id');
+        const cli = await cliFlagsOf(flags, call, j);
+        expect(cli.problems).toEqual([]);
+        return cli.flags['runner-id'];
+      };
+      expect(await runnerIdOf({ runner_id: 42 })).toBe(42);
+      expect(await runnerIdOf({})).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['deploy', 'runner-fleet-deploy', { timeout_minutes: 0 }, 'RUNNER_FLEET_TIMEOUT_MINUTES'],
+    ['smoke-test', 'runner-fleet-smoke-test', { wait_minutes: 0 }, 'RUNNER_FLEET_WAIT_MINUTES'],
+    ['roll', 'runner-fleet-roll', { wait_minutes: 0 }, 'RUNNER_FLEET_WAIT_MINUTES'],
+  ] as const)(
+    '%s: the real CLI reads %j from the job and names its variable when it refuses it',
+    (name, jobName, inputs, variable) => {
+      const run = runJobScript(job(name, { ...base, ...inputs }, jobName), {}, { realCli: true });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain(`error: invalid ${variable} 0: expected a whole number above 0`);
+    },
+  );
+
+  it('smoke test: an empty version or canary ref and a token expiry of 0 are not given; the others are', async () => {
+    const flagsOf = async (inputs: object) => {
+      const j = job('smoke-test', { ...base, ...inputs }, 'runner-fleet-smoke-test');
+      const run = runJobScript(j);
+      expect(run.cliCalls).toEqual([
+        [
+          'smoke-test',
+          '--stack-name',
+          'fleet-a',
+          '--region',
+          'eu-west-1',
+          '--gitlab-url',
+          '',
+          '--junit',
+          'runner-fleet-smoke-test.xml',
+        ],
+      ]);
+      const cli = await cliFlagsOf(smokeTestFlags, run.cliCalls[0], j, { CI_PROJECT_ID: '7' });
+      expect(cli.problems).toEqual([]);
+      return cli.flags;
+    };
+    const plain = await flagsOf({});
+    expect(plain['expected-version']).toBeUndefined();
+    expect(plain['canary-ref']).toBeUndefined();
+    expect(plain['token-expiry-days']).toBeUndefined();
+    expect(plain['wait-minutes']).toBe(20);
+    const set = await flagsOf({
+      expected_version: '17.11.1',
+      canary_ref: 'canary',
+      token_expiry_days: 7,
+      wait_minutes: 35,
+    });
+    expect(set['expected-version']).toBe('17.11.1');
+    expect(set['canary-ref']).toBe('canary');
+    expect(set['token-expiry-days']).toBe(7);
+    expect(set['wait-minutes']).toBe(35);
+  });
+
+  it('reconcile: apply true is --apply, false --dry-run; replace_broken is --replace-broken', async () => {
+    const modeOf = async (inputs: object) => {
+      const j = job('reconcile', { ...base, ...inputs }, 'runner-fleet-reconcile');
+      const cli = await cliFlagsOf(reconcileFlags, runJobScript(j).cliCalls[0], j);
+      expect(cli.problems).toEqual([]);
+      return [cli.flags.apply, cli.flags['dry-run'], cli.flags['replace-broken']];
+    };
+    expect(await modeOf({})).toEqual([true, false, false]);
+    expect(await modeOf({ apply: false })).toEqual([false, true, false]);
+    expect(await modeOf({ replace_broken: true })).toEqual([true, false, true]);
+  });
+
+  it('roll: rotate-token, reconcile and roll in order, each following dry_run; auto_rollback false is --no-auto-rollback', async () => {
+    const rollJob = (inputs: object) => job('roll', { ...base, ...inputs }, 'runner-fleet-roll');
+    const withToken = { RUNNER_FLEET_GITLAB_TOKEN: 'x' };
+    const full = rollJob({ rotate_token_days: 14 });
+    const run = runJobScript(full, withToken);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.cliCalls.map((call) => call[0])).toEqual(['rotate-token', 'reconcile', 'roll']);
+    expect(run.cliCalls[0]).toEqual(expect.arrayContaining(['--if-expires-within-days', '14']));
+    const reconcileFlagsIn = async (j: Job, ci: Record<string, string>) =>
+      (
+        await cliFlagsOf(
+          reconcileFlags,
+          runJobScript(j, ci).cliCalls.find((c) => c[0] === 'reconcile'),
+          j,
+          ci,
+        )
+      ).flags;
+    expect(await reconcileFlagsIn(full, withToken)).toMatchObject({ apply: true, 'dry-run': false });
+    const rollFlagsIn = async (j: Job) =>
+      (await cliFlagsOf(rollFlags, runJobScript(j, withToken).cliCalls.at(-1), j, withToken)).flags;
+    expect(await rollFlagsIn(full)).toMatchObject({
+      'dry-run': false,
+      'no-auto-rollback': false,
+      'wait-minutes': 120,
+    });
+
+    const dry = rollJob({ rotate_token_days: 14, dry_run: true, auto_rollback: false, wait_minutes: 90 });
+    expect(runJobScript(dry, withToken).cliCalls.map((call) => call[0])).toEqual(['reconcile', 'roll']);
+    expect(await reconcileFlagsIn(dry, withToken)).toMatchObject({ apply: false, 'dry-run': true });
+    expect(await rollFlagsIn(dry)).toMatchObject({
+      'dry-run': true,
+      'no-auto-rollback': true,
+      'wait-minutes': 90,
+    });
+
+    const withoutToken = runJobScript(rollJob({}));
+    expect(withoutToken.status, withoutToken.stderr).toBe(0);
+    expect(withoutToken.stdout).toContain(
+      'runner-fleet: RUNNER_FLEET_GITLAB_TOKEN is not set; reconcile skipped',
+    );
+    expect(withoutToken.cliCalls.map((call) => call[0])).toEqual(['roll']);
+    expect(runJobScript(rollJob({ reconcile: false }), withToken).cliCalls.map((call) => call[0])).toEqual([
+      'roll',
+    ]);
   });
 
   it('preview lets --allow-* come from its inputs or from a pipeline variable, and fails only where asked', async () => {

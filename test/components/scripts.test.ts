@@ -34,28 +34,37 @@ describe.skipIf(!shellcheck)('component scripts', () => {
   });
 
   // The CLI reads the inputs from the job's variables (runner-fleet <verb> --help); the shell builds no arguments.
-  const plainCalls: [string, string][] = [
-    ['runner-fleet-deploy', 'deploy'],
-    ['runner-fleet-preview', 'preview'],
-    ['runner-fleet-destroy', 'destroy'],
+  const plainCall = (verb: string) =>
+    new RegExp(
+      `runner-fleet ${verb} (--[a-z-]+ ("\\$RF_[A-Z_]+"|[a-z.-]+) ?)+( --only-when-played-by-hand)?`,
+    );
+  // [job, verb, script lines before the last call]: deploy's create-runner step; roll's rotate-token and reconcile steps.
+  const plainCalls: [string, string, number][] = [
+    ['runner-fleet-deploy', 'deploy', 1],
+    ['runner-fleet-preview', 'preview', 0],
+    ['runner-fleet-destroy', 'destroy', 0],
+    ['runner-fleet-smoke-test', 'smoke-test', 0],
+    ['runner-fleet-reconcile', 'reconcile', 0],
+    ['runner-fleet-roll', 'roll', 2],
   ];
-  it.each(plainCalls)('%s ends in one plain runner-fleet %s call', (name, verb) => {
+  it.each(plainCalls)('%s ends in one plain runner-fleet %s call', (name, verb, stepsBefore) => {
     const found = jobs.filter(([jobName]) => jobName === name);
     expect(found.length).toBeGreaterThan(0);
     for (const [, job] of found) {
       const script = (job.script as string[]) ?? [];
-      const call = script.at(-1) ?? '';
-      expect(call).toMatch(
-        new RegExp(
-          `^runner-fleet ${verb} (--[a-z-]+ ("\\$RF_[A-Z_]+"|[a-z.-]+) ?)+( --only-when-played-by-hand)?$`,
-        ),
-      );
-      // At most one more line: the deploy job's create-runner call when runner_settings_file is set.
-      expect(script.length).toBeLessThanOrEqual(2);
+      expect(script.at(-1) ?? '').toMatch(new RegExp(`^${plainCall(verb).source}$`));
+      expect(script.length).toBeLessThanOrEqual(stepsBefore + 1);
+      // The steps before it are plain calls too, each under at most a condition on the job's inputs.
+      for (const step of script.slice(0, -1)) {
+        for (const call of step.match(/runner-fleet [a-z-]+ [^;\n]*/g) ?? []) {
+          expect(call.replace(/ *$/, '')).toMatch(new RegExp(`^${plainCall('[a-z-]+').source}$`));
+        }
+      }
       expect(scriptOf(job)).not.toMatch(
         /set --|rf_items|node -e|cfn\/presets|CI_JOB_MANUAL|printenv|left as it is/,
       );
-      expect(job.before_script).toEqual([]);
+      // Only the roll keeps a step of its own first: its input-conflict check (consumer-inputs.test.ts).
+      if (verb !== 'roll') expect(job.before_script).toEqual([]);
     }
   });
 

@@ -12,7 +12,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpolate, readComponent } from '../components/gitlab-ci.ts';
-import { runJobScript } from '../components/job-script.ts';
+import { jobVariables, runJobScript } from '../components/job-script.ts';
 import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, type EmulatorName, ROOT, startEmulator } from '../support/emulator.ts';
 
@@ -307,10 +307,10 @@ describe.each<EmulatorName>(['ministack', 'moto'])('deploy against %s', (emulato
         'us-east-1',
         '--outputs-dotenv',
         'runner-fleet-outputs.env',
-        '--timeout-minutes',
-        '60',
       ],
     ]);
+    // The longest wait comes from the job's variable too (runner-fleet deploy --help).
+    expect(jobVariables(deployJob).RUNNER_FLEET_TIMEOUT_MINUTES).toBe('60');
     expect(first.stdout).toContain(
       'Runner token stored in new SSM SecureString /fleet-job/runner-token (value not shown)',
     );

@@ -1,12 +1,14 @@
 /**
  * What the CLI reads where a component job used to build arguments in shell:
  * list flags from `json: [...]` variables, the shipped template and presets,
- * and the stop job's played-by-hand refusal.
+ * the stop job's played-by-hand refusal, and the whole numbers, switches
+ * and checkpoint list the smoke-test, reconcile and roll jobs hand over.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { minutes, runnerIdFromJob } from '../../scripts/cli-input/common-flags.ts';
 import { listFromVariable, readInput } from '../../scripts/cli-input/schema.ts';
 import { notPlayedByHand } from '../../scripts/commands/destroy-command.ts';
 import { loadStackInputs, stackInputFlags } from '../../scripts/config/deploy-config.ts';
@@ -173,5 +175,66 @@ describe('destroy --only-when-played-by-hand', () => {
     expect(notPlayedByHand(flags, { ...none, CI_JOB_MANUAL: 'true' })).toBeUndefined();
     expect(notPlayedByHand(flags, { ...none, RUNNER_FLEET_ALLOW_AUTOMATIC: 'true' })).toBeUndefined();
     expect(notPlayedByHand({ ...flags, 'only-when-played-by-hand': false }, none)).toBeUndefined();
+  });
+});
+
+describe('whole-number, switch and list-text flags from the environment (smoke test, reconcile, roll)', () => {
+  const flags = {
+    'runner-id': runnerIdFromJob,
+    'wait-minutes': minutes(20, 'w', ['RUNNER_FLEET_WAIT_MINUTES']),
+    'dry-run': { type: 'switch', env: ['RUNNER_FLEET_DRY_RUN'], envFalse: ['RUNNER_FLEET_APPLY'], help: 'd' },
+    checkpoints: {
+      type: 'parsed',
+      placeholder: 'LIST',
+      env: ['RUNNER_FLEET_CHECKPOINT_PERCENTAGES'],
+      parse: (raw: string) => ({ value: raw.split(',').filter(Boolean).map(Number) }),
+      help: 'c',
+    },
+  } as const;
+  const read = (raw: Record<string, string | boolean>, env: NodeJS.ProcessEnv) =>
+    readInput({ flags }, raw, env);
+
+  it('reads a whole number from its variable, and takes the input 0 as not given', async () => {
+    const set = await read({}, { RUNNER_FLEET_RUNNER_ID: '42', RUNNER_FLEET_WAIT_MINUTES: '35' });
+    expect(set.problems).toEqual([]);
+    expect(set.flags).toMatchObject({ 'runner-id': 42, 'wait-minutes': 35 });
+    const zero = await read({}, { RUNNER_FLEET_RUNNER_ID: '0' });
+    expect(zero.problems).toEqual([]);
+    expect(zero.flags).toMatchObject({ 'runner-id': undefined, 'wait-minutes': 20 });
+    // Given on the command line, 0 stays a value (and is out of bounds here).
+    expect((await read({ 'runner-id': '0' }, {})).problems).toEqual([
+      'invalid --runner-id 0: expected a whole number above 0',
+    ]);
+  });
+
+  it('names the variable of a bad whole number, and lets the flag win', async () => {
+    expect((await read({}, { RUNNER_FLEET_WAIT_MINUTES: 'soon' })).problems).toEqual([
+      'invalid RUNNER_FLEET_WAIT_MINUTES soon: expected a whole number above 0',
+    ]);
+    const flagWins = await read({ 'wait-minutes': '5' }, { RUNNER_FLEET_WAIT_MINUTES: 'soon' });
+    expect(flagWins.problems).toEqual([]);
+    expect(flagWins.flags['wait-minutes']).toBe(5);
+  });
+
+  it('turns a switch on from a variable that is true, or from one that is false (the other side of a boolean)', async () => {
+    expect((await read({}, { RUNNER_FLEET_DRY_RUN: 'true' })).flags['dry-run']).toBe(true);
+    expect((await read({}, { RUNNER_FLEET_APPLY: 'false' })).flags['dry-run']).toBe(true);
+    expect(
+      (await read({}, { RUNNER_FLEET_DRY_RUN: 'false', RUNNER_FLEET_APPLY: 'true' })).flags['dry-run'],
+    ).toBe(false);
+    expect((await read({}, {})).flags['dry-run']).toBe(false);
+  });
+
+  it('hands a parsed flag a json: list comma-joined, an empty one as none', async () => {
+    expect(
+      (await read({}, { RUNNER_FLEET_CHECKPOINT_PERCENTAGES: 'json: [50, 100]' })).flags.checkpoints,
+    ).toEqual([50, 100]);
+    expect((await read({}, { RUNNER_FLEET_CHECKPOINT_PERCENTAGES: 'json: []' })).flags.checkpoints).toEqual(
+      [],
+    );
+    expect((await read({}, { RUNNER_FLEET_CHECKPOINT_PERCENTAGES: 'json: [oops' })).problems).toEqual([
+      'invalid RUNNER_FLEET_CHECKPOINT_PERCENTAGES: expected a JSON list of texts, e.g. json: ["Key=value"]',
+    ]);
+    expect((await read({}, {})).flags.checkpoints).toBeUndefined();
   });
 });
