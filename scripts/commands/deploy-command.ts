@@ -58,7 +58,7 @@ export const deployCommand = defineCommand({
   notes: `Parameters not given keep their previous value on update and take the template
 default on create; NoEcho values are never printed.`,
   async run({ flags, env, given, problems }, context) {
-    const inputs = await collectInputProblems(loadStackInputs(flags, context.env), problems);
+    const inputs = await collectInputProblems(loadStackInputs(flags, context.env, given), problems);
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     const tokenPlan = inputs

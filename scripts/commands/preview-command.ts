@@ -76,7 +76,7 @@ export const previewCommand = defineCommand({
   notes: `The reports and the note are written before the gate decides. Parameters not
 given keep their previous value; NoEcho values are never printed.`,
   async run({ flags, given, problems }, context) {
-    const inputs = await collectInputProblems(loadStackInputs(flags, context.env), problems);
+    const inputs = await collectInputProblems(loadStackInputs(flags, context.env, given), problems);
     let mergeRequest: PreviewOptions['mergeRequest'];
     if (flags['mr-note'] && (given.has('mr-note') || inMergeRequestWithToken(context.env))) {
       const settings = mergeRequestSettings(flags, context.env);

@@ -62,10 +62,16 @@ export interface StackInputs {
  * command's schema. `env` gives RUNNER_FLEET_HOME, where the shipped template
  * and presets are.
  */
-export async function loadStackInputs(flags: StackInputFlags, env: NodeJS.ProcessEnv): Promise<StackInputs> {
+export async function loadStackInputs(
+  flags: StackInputFlags,
+  env: NodeJS.ProcessEnv,
+  given: ReadonlySet<string>,
+): Promise<StackInputs> {
   const problems: string[] = [];
   const templateFile = flags['template-file'] || shippedTemplate(env);
-  if (!templateFile) problems.push('missing --template-file FILE');
+  // Given without its value, the flag comes as undefined and the schema has already said so.
+  const reportedBySchema = given.has('template-file') && flags['template-file'] === undefined;
+  if (!templateFile && !reportedBySchema) problems.push('missing --template-file FILE');
   const template = templateFile
     ? await collectInputProblems(loadTemplate(templateFile), problems)
     : undefined;

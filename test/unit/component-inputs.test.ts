@@ -135,6 +135,7 @@ describe('shipped template and presets', () => {
         region: undefined,
       },
       {},
+      new Set(['template-file', 'preset', 'parameters', 'parameter']),
     );
     expect(inputs.parameterValues.get('FleetMode')).toBe('autoscaling');
     expect(inputs.parameterValues.get('InstanceTypes')).toBe('m7i.large');
@@ -153,9 +154,25 @@ describe('shipped template and presets', () => {
         region: undefined,
       },
       {},
+      new Set(['stack-name']),
     );
     await expect(missing).rejects.toThrow(InputError);
     await expect(missing).rejects.toMatchObject({ problems: ['missing --template-file FILE'] });
+  });
+
+  it('leaves a --template-file written without its value to the schema, which has said so already', async () => {
+    const flags = {
+      'stack-name': 'fleet',
+      'template-file': undefined,
+      preset: 'none',
+      parameters: [],
+      parameter: [],
+      tag: [],
+      region: undefined,
+    };
+    await expect(loadStackInputs(flags, {}, new Set(['template-file']))).rejects.toMatchObject({
+      problems: [],
+    });
   });
 });
 
