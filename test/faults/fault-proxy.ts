@@ -40,6 +40,12 @@ export interface FaultRule {
   count?: number;
   /** For 'delay': how long to hold the request before forwarding it. */
   delayMs?: number;
+  /**
+   * For 'delay': hold the request until the proxy has answered this action
+   * with 200 (delayMs, default 30 s, then bounds the wait). Forces one order
+   * of two racing clients.
+   */
+  until?: string;
 }
 
 export interface ProxyCall {
@@ -82,6 +88,20 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let releaseAt: number | undefined;
   const releases: number[] = [];
   const calls: ProxyCall[] = [];
+  const answeredWaiters = new Map<string, (() => void)[]>();
+  const answered = new Set<string>();
+  const untilAnswered = (action: string, boundMs: number) =>
+    answered.has(action)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, boundMs);
+          const waiters = answeredWaiters.get(action) ?? [];
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+          answeredWaiters.set(action, waiters);
+        });
   const hanging = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
 
@@ -122,7 +142,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.on('close', () => hanging.delete(res));
         return;
       case 'delay':
-        await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1000));
+        if (rule.until) await untilAnswered(rule.until, rule.delayMs ?? 30_000);
+        else await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1000));
         break;
       default:
         break;
@@ -150,6 +171,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     call.status = answer.status;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(out.length) });
     res.end(out);
+    if (answer.status === 200) {
+      answered.add(action);
+      for (const wake of answeredWaiters.get(action) ?? []) wake();
+      answeredWaiters.delete(action);
+    }
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -162,6 +188,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     calls,
     releases,
     setRules(next) {
+      answered.clear();
       rules = next.map((rule) => ({ ...rule, seen: 0 }));
     },
     holdCompletion(next) {
