@@ -142,35 +142,25 @@ describe('shipped template and presets', () => {
     expect(inputs.parameterValues.get('MaxSize')).toBe('9');
   });
 
+  /** The flags of a deploy that names no template, and no RUNNER_FLEET_HOME to default to. */
+  const withoutTemplate = {
+    'stack-name': 'fleet',
+    'template-file': undefined,
+    preset: 'none',
+    parameters: [],
+    parameter: [],
+    tag: [],
+    region: undefined,
+  };
+
   it('says a template is missing when neither --template-file nor RUNNER_FLEET_HOME gives one', async () => {
-    const missing = loadStackInputs(
-      {
-        'stack-name': 'fleet',
-        'template-file': undefined,
-        preset: 'none',
-        parameters: [],
-        parameter: [],
-        tag: [],
-        region: undefined,
-      },
-      {},
-      new Set(['stack-name']),
-    );
+    const missing = loadStackInputs(withoutTemplate, {}, new Set(['stack-name']));
     await expect(missing).rejects.toThrow(InputError);
     await expect(missing).rejects.toMatchObject({ problems: ['missing --template-file FILE'] });
   });
 
   it('leaves a --template-file written without its value to the schema, which has said so already', async () => {
-    const flags = {
-      'stack-name': 'fleet',
-      'template-file': undefined,
-      preset: 'none',
-      parameters: [],
-      parameter: [],
-      tag: [],
-      region: undefined,
-    };
-    await expect(loadStackInputs(flags, {}, new Set(['template-file']))).rejects.toMatchObject({
+    await expect(loadStackInputs(withoutTemplate, {}, new Set(['template-file']))).rejects.toMatchObject({
       problems: [],
     });
   });
