@@ -7,7 +7,7 @@ import {
   region,
   runnerTokenKmsKey,
 } from '../cli-input/common-flags.ts';
-import { apiRoot } from '../config/gitlab-access.ts';
+import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { collectInputProblems, InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { ACCESS_LEVELS, RUNNER_TYPES } from '../gitlab/runner-admin.ts';
@@ -87,7 +87,7 @@ The token is never printed, written to a file or passed on a command line.`,
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     const apiToken = env.RUNNER_FLEET_GITLAB_TOKEN;
-    const apiUrl = flags['gitlab-url'] ? apiRoot(flags['gitlab-url']) : undefined;
+    const apiUrl = gitlabApiUrl(flags['gitlab-url']);
     if (problems.length > 0 || !settings || !apiToken || !apiUrl) throw new InputError(problems);
 
     const stackName = flags['stack-name'];

@@ -1,7 +1,7 @@
 /** Inputs and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
 import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
 import { allowOwnFleet, gitlabUrl, minutes, region, runnerId, stackName } from '../cli-input/common-flags.ts';
-import { apiRoot } from '../config/gitlab-access.ts';
+import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
@@ -69,7 +69,7 @@ caches), so CloudFormation can delete it.`,
     if (problems.length > 0) throw new InputError(problems);
     const stack = flags['stack-name'];
     const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN;
-    const apiUrl = flags['gitlab-url'] ? apiRoot(flags['gitlab-url']) : undefined;
+    const apiUrl = gitlabApiUrl(flags['gitlab-url']);
     await refuseOwnFleet({
       verb: 'destroy',
       stackName: stack,

@@ -111,12 +111,12 @@ function inMergeRequestWithToken(env: NodeJS.ProcessEnv): boolean {
   return nonEmpty(env.CI_MERGE_REQUEST_IID) !== undefined && gitlabTokenFromEnv(env) !== undefined;
 }
 
-/** Where the note goes, from the CI variables of a merge request pipeline; all gaps named in one line. */
+/** Where the note goes, from --gitlab-url as resolved and the CI variables of a merge request pipeline; all gaps named in one line. */
 export function mergeRequestSettings(
   flags: { 'gitlab-url'?: string | undefined },
   env: NodeJS.ProcessEnv,
 ): NonNullable<PreviewOptions['mergeRequest']> | { missing: string } {
-  const apiUrl = gitlabApiUrl(flags['gitlab-url'], env);
+  const apiUrl = gitlabApiUrl(flags['gitlab-url']);
   const projectId = nonEmpty(env.CI_PROJECT_ID);
   const mergeRequestIid = nonEmpty(env.CI_MERGE_REQUEST_IID);
   const token = gitlabTokenFromEnv(env);

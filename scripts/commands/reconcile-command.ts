@@ -7,7 +7,7 @@ import {
   runnerIdFromJob,
   stackName,
 } from '../cli-input/common-flags.ts';
-import { apiRoot } from '../config/gitlab-access.ts';
+import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
@@ -67,7 +67,7 @@ is listed and left alone.`,
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
     const apiToken = env.RUNNER_FLEET_GITLAB_TOKEN;
-    const apiUrl = flags['gitlab-url'] ? apiRoot(flags['gitlab-url']) : undefined;
+    const apiUrl = gitlabApiUrl(flags['gitlab-url']);
     if (problems.length > 0 || !apiToken || !apiUrl) throw new InputError(problems);
     const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN;
     await reconcile(

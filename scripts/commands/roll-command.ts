@@ -18,7 +18,7 @@ import {
   runnerIdFromJob,
   stackName,
 } from '../cli-input/common-flags.ts';
-import { apiRoot, type GitLabAccess, optionalGitLabAccess } from '../config/gitlab-access.ts';
+import { type GitLabAccess, gitlabApiUrl, optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
@@ -125,7 +125,7 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
         fleetRunnerIdFor({
           runnerIdFlag,
           runnerToken,
-          apiUrl: flags['gitlab-url'] ? apiRoot(flags['gitlab-url']) : undefined,
+          apiUrl: gitlabApiUrl(flags['gitlab-url']),
         }),
     });
     const autoScaling = await autoScalingClient(regionOption(flags.region));

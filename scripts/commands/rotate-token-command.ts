@@ -8,7 +8,7 @@ import {
   runnerId,
   runnerTokenKmsKey,
 } from '../cli-input/common-flags.ts';
-import { apiRoot } from '../config/gitlab-access.ts';
+import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
@@ -51,7 +51,7 @@ a minute and the runner reloads it without stopping running jobs.`,
   async run({ flags, env, problems }, context) {
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
     problems.push(...(await awsSetupProblems(cloudFormation)));
-    const apiUrl = flags['gitlab-url'] ? apiRoot(flags['gitlab-url']) : undefined;
+    const apiUrl = gitlabApiUrl(flags['gitlab-url']);
     if (problems.length > 0 || !apiUrl) throw new InputError(problems);
 
     const parameterName = await tokenParameterName(

@@ -1,6 +1,6 @@
 /**
- * How a command reaches GitLab: the API URL from --gitlab-url or the CI
- * variables, the API token and the runner token from the environment only
+ * How a command reaches GitLab: the API URL from --gitlab-url (its CI
+ * variable fallback applied by the input schema), the API token and the runner token from the environment only
  * (a flag would show them in process lists and job logs).
  */
 import { createGitLabClient, type GitLabClient } from '../gitlab/client.ts';
@@ -10,10 +10,13 @@ export interface GitLabAccess {
   client: GitLabClient;
 }
 
-/** The API root: --gitlab-url (instance or API URL), else CI_API_V4_URL, else CI_SERVER_URL. */
-export function gitlabApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const base = flag ?? env.CI_API_V4_URL ?? env.CI_SERVER_URL;
-  return base ? apiRoot(base) : undefined;
+/**
+ * The API root of --gitlab-url as the command's input schema resolved it (the
+ * flag, else CI_API_V4_URL, else CI_SERVER_URL: common-flags.ts gitlabUrl), or
+ * undefined when none of them is set.
+ */
+export function gitlabApiUrl(resolved: string | undefined): string | undefined {
+  return resolved ? apiRoot(resolved) : undefined;
 }
 
 /** https://host or https://host/api/v4 → https://host/api/v4 */
@@ -22,12 +25,12 @@ export function apiRoot(url: string): string {
   return trimmed.endsWith('/api/v4') ? trimmed : `${trimmed}/api/v4`;
 }
 
-/** A client when both a URL and RUNNER_FLEET_GITLAB_TOKEN are there; undefined otherwise (GitLab checks are then skipped). */
+/** A client when both a URL (--gitlab-url as resolved) and RUNNER_FLEET_GITLAB_TOKEN are there; undefined otherwise (GitLab checks are then skipped). */
 export function optionalGitLabAccess(
-  flag: string | undefined,
+  gitlabUrl: string | undefined,
   env: NodeJS.ProcessEnv,
 ): GitLabAccess | undefined {
-  const apiUrl = gitlabApiUrl(flag, env);
+  const apiUrl = gitlabApiUrl(gitlabUrl);
   const token = gitlabTokenFromEnv(env);
   if (!apiUrl || !token) return undefined;
   return { apiUrl, client: createGitLabClient({ apiUrl, token }) };

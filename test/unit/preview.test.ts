@@ -304,10 +304,10 @@ describe('preview input', () => {
     ).toEqual({
       missing: expect.stringMatching(/^--mr-note needs CI_PROJECT_ID, CI_MERGE_REQUEST_IID: /),
     });
+    // The command passes --gitlab-url as its input schema resolved it (here from CI_API_V4_URL).
     const ok = mergeRequestSettings(
-      {},
+      { 'gitlab-url': 'https://g/api/v4' },
       {
-        CI_API_V4_URL: 'https://g/api/v4',
         CI_PROJECT_ID: '42',
         CI_MERGE_REQUEST_IID: '7',
         RUNNER_FLEET_GITLAB_TOKEN: 't',
