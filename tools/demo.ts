@@ -26,12 +26,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { systemIdForInstance } from '../scripts/gitlab/system-id.ts';
 import { addRunnerAdminRoutes } from '../test/doubles/gitlab/runner-admin.ts';
 import { addRunnerRoutes } from '../test/doubles/gitlab/runners.ts';
 import { startGitLabDouble } from '../test/doubles/gitlab/server.ts';
 import { isolatedEnv } from '../test/support/cli-process.ts';
+import { defaultVpc } from '../test/support/default-vpc.ts';
 import { type EmulatorName, ROOT, startEmulator } from '../test/support/emulator.ts';
 
 // The demo's own SDK client runs on the Node of this machine; the warning is for users of the CLI image.
@@ -128,17 +128,7 @@ async function main(): Promise<void> {
     const sha256 = /^([0-9a-f]{64}) +runner-configs-linux\.tar\.gz$/m.exec(hashes)?.[1];
     if (!sha256) throw new Error('the bundle tool printed no SHA-256 for runner-configs-linux.tar.gz');
 
-    const ec2 = new EC2Client({
-      endpoint: emulator.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
-    const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.find((v) => v.IsDefault)?.VpcId ?? '';
-    const subnets = ((await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [])
-      .filter((s) => s.VpcId === vpc)
-      .slice(0, 2)
-      .map((s) => s.SubnetId ?? '');
-    ec2.destroy();
+    const { vpc, subnets } = await defaultVpc(emulator.endpoint);
     const siteParameters = [
       '--parameter',
       `VpcId=${vpc}`,

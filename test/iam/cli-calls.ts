@@ -11,13 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
 import { addRunnerAdminRoutes, newRunnerDetails } from '../doubles/gitlab/runner-admin.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { startGitLabDouble } from '../doubles/gitlab/server.ts';
 import { type CliResult, runCliProcess } from '../support/cli-process.ts';
+import { defaultVpc } from '../support/default-vpc.ts';
 import { awsEnv, ROOT, startEmulator } from '../support/emulator.ts';
 import { callsOfRequest, distinct, type IamCall } from './iam-calls.ts';
 import { EXAMPLE } from './policies.ts';
@@ -63,13 +63,7 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
   const client = <T>(Client: new (config: object) => T): T =>
     new Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
   try {
-    const ec2 = client(EC2Client);
-    const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.find((v) => v.IsDefault)?.VpcId ?? '';
-    const subnets = ((await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [])
-      .filter((s) => s.VpcId === vpc)
-      .slice(0, 2)
-      .map((s) => s.SubnetId ?? '');
-    ec2.destroy();
+    const { vpc, subnets } = await defaultVpc(moto.endpoint);
     const s3 = client(S3Client);
     await s3.send(new CreateBucketCommand({ Bucket: EXAMPLE.bundleBucket }));
 

@@ -20,12 +20,12 @@ import {
   DescribeStacksCommand,
   paginateListStackResources,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliProcess } from '../support/cli-process.ts';
+import { defaultVpc } from '../support/default-vpc.ts';
 import { type Emulator, ROOT, startEmulator } from '../support/emulator.ts';
 
 const TEMPLATE = join(ROOT, 'cfn/runner-fleet.yaml');
@@ -45,13 +45,7 @@ describe('presets on moto', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator('moto');
-    const ec2 = client(EC2Client);
-    const vpc = (await ec2.send(new DescribeVpcsCommand({}))).Vpcs?.find((v) => v.IsDefault)?.VpcId ?? '';
-    const subnets = ((await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [])
-      .filter((subnet) => subnet.VpcId === vpc)
-      .slice(0, 2)
-      .map((subnet) => subnet.SubnetId ?? '');
-    ec2.destroy();
+    const { vpc, subnets } = await defaultVpc(emulator.endpoint);
     const ssm = client(SSMClient);
     await ssm.send(
       new PutParameterCommand({
