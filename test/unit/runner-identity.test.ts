@@ -19,6 +19,7 @@ import type { RunnerManager } from '../../scripts/gitlab/runners.ts';
 import { systemIdForInstance } from '../../scripts/gitlab/system-id.ts';
 import { tokenExpiryResult } from '../../scripts/smoke-test/evaluate.ts';
 import { captureLog } from '../support/log-capture.ts';
+import { runnerManager } from '../support/runner-manager.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-identity-'));
 function settingsFile(text: string): string {
@@ -155,18 +156,13 @@ describe('what an update changes', () => {
 });
 
 describe('reconcile: which managers go', () => {
-  const manager = (system_id: string, status = 'online'): RunnerManager => ({
-    id: 1,
-    system_id,
-    version: '17.11.1',
-    revision: null,
-    platform: 'linux',
-    architecture: 'amd64',
-    ip_address: null,
-    created_at: '2026-11-30T00:00:00Z',
-    contacted_at: '2026-11-30T10:00:00Z',
-    status,
-  });
+  const manager = (system_id: string, status = 'online'): RunnerManager =>
+    runnerManager({
+      system_id,
+      created_at: '2026-11-30T00:00:00Z',
+      contacted_at: '2026-11-30T10:00:00Z',
+      status,
+    });
   const instance = (InstanceId: string, LifecycleState: Instance['LifecycleState']): Instance =>
     ({ InstanceId, LifecycleState, HealthStatus: 'Healthy' }) as Instance;
   const live = 'i-0aaaaaaaaaaaaaaa1';

@@ -23,6 +23,7 @@ import {
 } from '../../scripts/gitlab/runners.ts';
 import { addRunnerRoutes, type RunnersDouble } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';
+import { runnerManager } from '../support/runner-manager.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const RUNNER_TOKEN = 'glrt-unit-secret-4711';
@@ -172,18 +173,7 @@ describe('runner managers through the API', () => {
 });
 
 describe('matching managers to instances', () => {
-  const manager = (system_id: string): RunnerManager => ({
-    id: 1,
-    system_id,
-    version: '17.11.1',
-    revision: null,
-    platform: 'linux',
-    architecture: 'amd64',
-    ip_address: null,
-    created_at: '2026-11-28T10:00:00Z',
-    contacted_at: '2026-11-28T10:00:00Z',
-    status: 'online',
-  });
+  const manager = (system_id: string): RunnerManager => runnerManager({ system_id });
   const managers = [manager('s_56789abcdef0'), manager('s_00001a2b3c4d'), manager('r_Ab3dE6gH9jK2')];
 
   it('finds the manager of an instance by its derived system_id', () => {

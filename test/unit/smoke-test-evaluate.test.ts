@@ -23,6 +23,7 @@ import {
   type InstanceEvaluation,
   managersDecided,
 } from '../../scripts/smoke-test/evaluate.ts';
+import { runnerManager } from '../support/runner-manager.ts';
 
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 const OTHER = 'i-0bbbbbbbbbbbbbbb2';
@@ -30,19 +31,13 @@ const LAUNCHED = new Date('2026-11-28T10:00:00Z');
 const RUNNER = 42;
 
 function manager(overrides: Partial<RunnerManager> = {}): RunnerManager {
-  return {
-    id: 1,
+  return runnerManager({
     system_id: systemIdForInstance(INSTANCE),
     version: '18.5.0',
-    revision: null,
-    platform: 'linux',
-    architecture: 'amd64',
-    ip_address: null,
     created_at: '2026-11-28T10:01:00Z',
     contacted_at: '2026-11-28T10:02:00Z',
-    status: 'online',
     ...overrides,
-  };
+  });
 }
 
 const LETTER = { passed: 'p', failed: 'f', skipped: 's' } as const;
