@@ -171,12 +171,24 @@ describe.skipIf(!emulatorAvailable('ministack'))(
 
     describe('races and secrets', () => {
       it('two deploys at once: one wins, the other is told another deploy is running', async () => {
-        // The second CreateChangeSet waits until the first deploy has executed its change set.
-        // The other order, both change sets on one REVIEW_IN_PROGRESS stack, is what AWS does
-        // with one stack id; ministack (and moto) make a second stack of the same name instead,
-        // so that path is covered by test/unit/change-set.test.ts, not here.
-        faults({ action: 'CreateChangeSet', fault: 'delay', skip: 1, count: 1, until: 'ExecuteChangeSet' });
-        const [a, b] = await Promise.all([cli(deployArgs('race')), cli(deployArgs('race'))]);
+        // Both deploys must find no stack: the first CreateChangeSet waits until both
+        // DescribeStacks have been answered (a slow second process start would otherwise
+        // let the first deploy finish before the second looks, and the second would then
+        // rightly find the stack up to date). The second CreateChangeSet then waits until
+        // the first deploy has executed its change set. The other order, both change sets
+        // on one REVIEW_IN_PROGRESS stack, is what AWS does with one stack id; ministack
+        // (and moto) make a second stack of the same name instead, so that path is covered
+        // by test/unit/change-set.test.ts, not here. The held calls must not time out in
+        // the CLI meanwhile, hence the long attempt timeout.
+        faults(
+          { action: 'CreateChangeSet', fault: 'delay', count: 1, until: 'DescribeStacks', untilAnswers: 2 },
+          { action: 'CreateChangeSet', fault: 'delay', count: 1, until: 'ExecuteChangeSet' },
+        );
+        const patient = { RUNNER_FLEET_AWS_TIMEOUT_SECONDS: '40' };
+        const [a, b] = await Promise.all([
+          cli(deployArgs('race'), patient),
+          cli(deployArgs('race'), patient),
+        ]);
         const codes = [a.code, b.code].sort();
         expect(codes, `${a.output}\n----\n${b.output}`).toEqual([0, 1]);
         const loser = a.code === 1 ? a : b;

@@ -42,10 +42,12 @@ export interface FaultRule {
   delayMs?: number;
   /**
    * For 'delay': hold the request until the proxy has answered this action
-   * with 200 (delayMs, default 30 s, then bounds the wait). Forces one order
-   * of two racing clients.
+   * (with any status) `untilAnswers` times (delayMs, default 30 s, then bounds
+   * the wait). Forces one order of two racing clients.
    */
   until?: string;
+  /** How many answers to `until` to wait for (default 1). */
+  untilAnswers?: number;
 }
 
 export interface ProxyCall {
@@ -88,19 +90,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let releaseAt: number | undefined;
   const releases: number[] = [];
   const calls: ProxyCall[] = [];
-  const answeredWaiters = new Map<string, (() => void)[]>();
-  const answered = new Set<string>();
-  const untilAnswered = (action: string, boundMs: number) =>
-    answered.has(action)
+  const answerWaiters = new Map<string, { times: number; wake: () => void }[]>();
+  const answers = new Map<string, number>();
+  const untilAnswered = (action: string, times: number, boundMs: number) =>
+    (answers.get(action) ?? 0) >= times
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, boundMs);
-          const waiters = answeredWaiters.get(action) ?? [];
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
+          const waiters = answerWaiters.get(action) ?? [];
+          waiters.push({
+            times,
+            wake: () => {
+              clearTimeout(timer);
+              resolve();
+            },
           });
-          answeredWaiters.set(action, waiters);
+          answerWaiters.set(action, waiters);
         });
   const hanging = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -142,7 +147,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.on('close', () => hanging.delete(res));
         return;
       case 'delay':
-        if (rule.until) await untilAnswered(rule.until, rule.delayMs ?? 30_000);
+        if (rule.until) await untilAnswered(rule.until, rule.untilAnswers ?? 1, rule.delayMs ?? 30_000);
         else await new Promise((resolve) => setTimeout(resolve, rule.delayMs ?? 1000));
         break;
       default:
@@ -171,11 +176,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     call.status = answer.status;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(out.length) });
     res.end(out);
-    if (answer.status === 200) {
-      answered.add(action);
-      for (const wake of answeredWaiters.get(action) ?? []) wake();
-      answeredWaiters.delete(action);
-    }
+    const answered = (answers.get(action) ?? 0) + 1;
+    answers.set(action, answered);
+    const waiting = answerWaiters.get(action) ?? [];
+    for (const waiter of waiting.filter((w) => w.times <= answered)) waiter.wake();
+    answerWaiters.set(
+      action,
+      waiting.filter((w) => w.times > answered),
+    );
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -188,7 +196,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     calls,
     releases,
     setRules(next) {
-      answered.clear();
+      answers.clear();
       rules = next.map((rule) => ({ ...rule, seen: 0 }));
     },
     holdCompletion(next) {
