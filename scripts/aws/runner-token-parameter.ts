@@ -6,20 +6,32 @@
  * deleted together) and are not versioned: a new token version keeps the id.
  * Nothing here prints or returns the value except readRunnerToken.
  */
+import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient, Tag } from '@aws-sdk/client-ssm';
 import { isAwsError } from './errors.ts';
+
+/** The fleet stack's parameter that names (never holds) the token's SSM parameter. */
+export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
+
+/** The token parameter a fleet stack reads; undefined when the stack keeps its token elsewhere. */
+export function tokenParameterOfStack(stack: Stack | undefined): string | undefined {
+  return stack?.Parameters?.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue || undefined;
+}
 
 export const RUNNER_ID_TAG = 'runner-fleet:runner-id';
 export const TOKEN_EXPIRES_TAG = 'runner-fleet:token-expires-at';
 /** Tag value for a token without expiry (tag values cannot be empty in every tool). */
 export const NEVER_EXPIRES = 'never';
 
-export interface RunnerTokenRecord {
-  /** The parameter version: every write adds one, and instances watch it. */
-  version: number;
+export interface RecordedRunner {
   runnerId: number | undefined;
   /** ISO time, or null when GitLab set no expiry; undefined when not recorded. */
   tokenExpiresAt: string | null | undefined;
+}
+
+export interface RunnerTokenRecord extends RecordedRunner {
+  /** The parameter version: every write adds one, and instances watch it. */
+  version: number;
 }
 
 /** Version and tags of the token parameter, without decrypting it; undefined when it does not exist. */
@@ -27,7 +39,7 @@ export async function describeRunnerToken(
   client: SSMClient,
   name: string,
 ): Promise<RunnerTokenRecord | undefined> {
-  const { GetParameterCommand, ListTagsForResourceCommand } = await import('@aws-sdk/client-ssm');
+  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
   let version: number;
   try {
     const response = await client.send(new GetParameterCommand({ Name: name, WithDecryption: false }));
@@ -36,6 +48,26 @@ export async function describeRunnerToken(
     if (isAwsError(error, 'ParameterNotFound')) return undefined;
     throw error;
   }
+  return { version, ...(await runnerTags(client, name)) };
+}
+
+/**
+ * The runner id and expiry recorded as tags of the token parameter, read with
+ * ListTagsForResource alone: no GetParameter, so a role that may never read
+ * a token (the preview role) can still learn which runner is the fleet's.
+ * Undefined when the parameter does not exist.
+ */
+export async function recordedRunner(client: SSMClient, name: string): Promise<RecordedRunner | undefined> {
+  try {
+    return await runnerTags(client, name);
+  } catch (error) {
+    if (isAwsError(error, 'InvalidResourceId')) return undefined;
+    throw error;
+  }
+}
+
+async function runnerTags(client: SSMClient, name: string): Promise<RecordedRunner> {
+  const { ListTagsForResourceCommand } = await import('@aws-sdk/client-ssm');
   const tags = await client.send(
     new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }),
   );
@@ -43,7 +75,6 @@ export async function describeRunnerToken(
   const runnerIdText = tag(RUNNER_ID_TAG);
   const expires = tag(TOKEN_EXPIRES_TAG);
   return {
-    version,
     runnerId: runnerIdText && /^\d+$/.test(runnerIdText) ? Number(runnerIdText) : undefined,
     tokenExpiresAt: expires === undefined ? undefined : expires === NEVER_EXPIRES ? null : expires,
   };

@@ -42,7 +42,7 @@ export const runnerId = {
   type: 'integer',
   placeholder: 'N',
   min: 1,
-  help: "the fleet's GitLab runner (else found from RUNNER_FLEET_RUNNER_TOKEN)",
+  help: "the fleet's GitLab runner (else found from RUNNER_FLEET_RUNNER_TOKEN, else the id create-runner recorded on the stack's token parameter)",
 } as const satisfies IntegerFlag;
 
 export const runnerTokenKmsKey = {
@@ -75,7 +75,7 @@ export function minutes(defaultMinutes: number, help: string, env: readonly stri
   } as const satisfies IntegerFlag;
 }
 
-/** --runner-id from a component's runner_id input, whose 0 means "find it from the token". */
+/** --runner-id from a component's runner_id input, whose 0 means "find it from the token or the recorded id". */
 export const runnerIdFromJob = {
   ...runnerId,
   env: ['RUNNER_FLEET_RUNNER_ID'],

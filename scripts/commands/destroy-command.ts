@@ -1,11 +1,22 @@
 /** Inputs and wiring of `runner-fleet destroy`; the flow is in destroy.ts. */
-import { autoScalingClient, awsSetupProblems, cloudFormationClient, s3Client } from '../aws/clients.ts';
+import type { Stack } from '@aws-sdk/client-cloudformation';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import {
+  autoScalingClient,
+  awsSetupProblems,
+  cloudFormationClient,
+  s3Client,
+  ssmClient,
+} from '../aws/clients.ts';
+import { describeStack } from '../aws/cloudformation.ts';
+import { readRunnerToken, tokenParameterOfStack } from '../aws/runner-token-parameter.ts';
 import { allowOwnFleet, gitlabUrl, minutes, region, runnerId, stackName } from '../cli-input/common-flags.ts';
 import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
-import { InputError } from '../errors.ts';
+import { firstLine, InputError } from '../errors.ts';
+import { findFleetRunner } from '../fleet-runner.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
-import { fleetRunnerIdFor } from '../gitlab/runners.ts';
+import type { Logger } from '../log.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
 
@@ -27,7 +38,7 @@ export const destroyCommand = defineCommand({
     'gitlab-url': gitlabUrl,
     'runner-id': {
       ...runnerId,
-      help: "the fleet's GitLab runner, to tell whether this job runs on it (else found from RUNNER_FLEET_RUNNER_TOKEN)",
+      help: "the fleet's GitLab runner, to tell whether this job runs on it (else found from RUNNER_FLEET_RUNNER_TOKEN, else the id create-runner recorded on the stack's token parameter)",
     },
     'allow-own-fleet': allowOwnFleet,
     'only-when-played-by-hand': {
@@ -43,7 +54,7 @@ export const destroyCommand = defineCommand({
       help: "true lets --only-when-played-by-hand destroy a stack in a job started automatically, e.g. the cleanup of a throwaway stack (the destroy component's allow_automatic)",
     },
     RUNNER_FLEET_RUNNER_TOKEN: {
-      help: "the fleet's glrt- runner token: with it, runner managers of the deleted instances that are still registered are removed (DELETE /runners/managers)",
+      help: "the fleet's glrt- runner token: with it, runner managers of the deleted instances that are still registered are removed (DELETE /runners/managers); without it, the token in the stack's token parameter is used",
     },
   },
   notes: `The stack's cache bucket is emptied first (it holds only disposable job
@@ -68,16 +79,36 @@ caches), so CloudFormation can delete it.`,
     problems.push(...(await awsSetupProblems(cloudFormation)));
     if (problems.length > 0) throw new InputError(problems);
     const stack = flags['stack-name'];
-    const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN;
     const apiUrl = gitlabApiUrl(flags['gitlab-url']);
+    // DELETE /runners/managers and POST /runners/verify authenticate with the runner token; no API token is needed.
+    const gitlab = apiUrl ? createGitLabClient({ apiUrl, token: '' }) : undefined;
+    const ssm = () => ssmClient(regionOption(flags.region));
+    let described: Promise<Stack | undefined> | undefined;
+    const fleetStack = () => {
+      described ??= describeStack(cloudFormation, stack);
+      return described;
+    };
     await refuseOwnFleet({
       verb: 'destroy',
       stackName: stack,
       allowOwnFleet: flags['allow-own-fleet'],
       env: context.env,
       log: context.log,
-      fleetRunnerId: () => fleetRunnerIdFor({ runnerIdFlag: flags['runner-id'], runnerToken, apiUrl }),
+      fleetRunnerId: async () =>
+        (
+          await findFleetRunner({
+            runnerIdFlag: flags['runner-id'],
+            runnerToken: env.RUNNER_FLEET_RUNNER_TOKEN,
+            gitlab,
+            stack: fleetStack,
+            ssm,
+            log: context.log,
+          })
+        )?.id,
     });
+    const runnerToken =
+      env.RUNNER_FLEET_RUNNER_TOKEN ||
+      (gitlab ? await storedRunnerToken(fleetStack, ssm, context.log) : undefined);
     await destroy(
       { stackName: stack, timeoutMinutes: flags['timeout-minutes'] },
       {
@@ -86,14 +117,31 @@ caches), so CloudFormation can delete it.`,
         s3: () => s3Client(regionOption(flags.region)),
         log: context.log,
         signal: context.signal,
-        ...(runnerToken && apiUrl
-          ? // DELETE /runners/managers authenticates with the runner token in the body; no API token is needed.
-            { runnerCleanup: { client: createGitLabClient({ apiUrl, token: '' }), runnerToken } }
-          : {}),
+        ...(runnerToken && gitlab ? { runnerCleanup: { client: gitlab, runnerToken } } : {}),
       },
     );
   },
 });
+
+/**
+ * The token in the stack's token parameter (create-runner put it there), read
+ * before the stack goes so the managers its instances leave can be removed.
+ * A read that fails only costs that clean-up, so it warns.
+ */
+async function storedRunnerToken(
+  fleetStack: () => Promise<Stack | undefined>,
+  ssm: () => Promise<SSMClient>,
+  log: Logger,
+): Promise<string | undefined> {
+  const parameterName = tokenParameterOfStack(await fleetStack());
+  if (!parameterName) return undefined;
+  try {
+    return await readRunnerToken(await ssm(), parameterName);
+  } catch (error) {
+    log.warn(`could not read the runner token in ${parameterName}: ${firstLine(error)}`);
+    return undefined;
+  }
+}
 
 /** The refusal of --only-when-played-by-hand, or undefined when the job may go on. */
 export function notPlayedByHand(

@@ -12,13 +12,12 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
 import { markInstanceUnhealthy } from '../aws/instance-health.ts';
-import { describeRunnerToken, readRunnerToken } from '../aws/runner-token-parameter.ts';
+import { describeRunnerToken, readRunnerToken, TOKEN_PARAMETER_KEY } from '../aws/runner-token-parameter.ts';
 import { firstLine, InputError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, listManagers, verifyRunnerToken } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { planReconcile, type ReconcileRow, renderReconcileTable } from './reconcile-plan.ts';
-import { TOKEN_PARAMETER_KEY } from './runner-token-source.ts';
 
 export interface ReconcileOptions {
   stackName: string;
@@ -117,7 +116,8 @@ async function fleetRunner(
 ): Promise<{ runnerId: number; runnerToken: string | undefined }> {
   let runnerToken = options.runnerToken;
   let runnerId = options.runnerId;
-  const parameterName = parameters.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue;
+  const parameterName =
+    parameters.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue || undefined;
   if (parameterName && (runnerToken === undefined || runnerId === undefined)) {
     try {
       const ssm = await deps.ssm();

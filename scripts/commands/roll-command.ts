@@ -1,6 +1,7 @@
 /** Inputs and wiring of `runner-fleet roll`; the flow is in roll.ts, the smoke test that ends it in smoke-test.ts. */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import {
   autoScalingClient,
   awsSetupProblems,
@@ -8,6 +9,7 @@ import {
   ec2Client,
   ssmClient,
 } from '../aws/clients.ts';
+import { describeStack } from '../aws/cloudformation.ts';
 import { instanceRefreshApi } from '../aws/instance-refresh.ts';
 import {
   allowOwnFleet,
@@ -21,8 +23,10 @@ import {
 import { type GitLabAccess, gitlabApiUrl, optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
+import { type FleetRunner, fleetRunnerOnce, NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
+import { createGitLabClient } from '../gitlab/client.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
-import { fleetRunnerId, fleetRunnerIdFor, managerVersionsByInstance } from '../gitlab/runners.ts';
+import { managerVersionsByInstance } from '../gitlab/runners.ts';
 import { type CommandContext, defineCommand, regionOption } from './command-spec.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
@@ -90,7 +94,9 @@ export const rollCommand = defineCommand({
     RUNNER_FLEET_GITLAB_TOKEN: {
       help: "optional: with it, runner managers' versions count as out of date too, and a roll ends with runner-fleet smoke-test",
     },
-    RUNNER_FLEET_RUNNER_TOKEN: { help: "the fleet's glrt- runner token, when --runner-id is not given" },
+    RUNNER_FLEET_RUNNER_TOKEN: {
+      help: "the fleet's glrt- runner token, when --runner-id is not given (else the id create-runner recorded is used)",
+    },
   },
   notes: `Out of date means: the AMI behind the stack's SSM parameter moved (the stack is
 updated first), instances run an older launch template version, or (with
@@ -112,21 +118,26 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
     if (problems.length > 0) throw new InputError(problems);
 
     const stack = flags['stack-name'];
-    const runnerIdFlag = flags['runner-id'];
-    const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN;
     const gitlab = optionalGitLabAccess(flags['gitlab-url'], context.env);
+    const apiUrl = gitlabApiUrl(flags['gitlab-url']);
+    const ssm = await ssmClient(regionOption(flags.region));
+    // One lookup for the own-fleet check, the version check and the smoke test.
+    const fleetRunner = fleetRunnerOnce({
+      runnerIdFlag: flags['runner-id'],
+      runnerToken: env.RUNNER_FLEET_RUNNER_TOKEN,
+      // POST /runners/verify needs no API token, so the own-fleet check works without one.
+      gitlab: gitlab?.client ?? (apiUrl ? createGitLabClient({ apiUrl, token: '' }) : undefined),
+      stack: () => describeStack(cloudFormation, stack),
+      ssm: async () => ssm,
+      log: context.log,
+    });
     await refuseOwnFleet({
       verb: 'roll',
       stackName: stack,
       allowOwnFleet: flags['allow-own-fleet'],
       env: context.env,
       log: context.log,
-      fleetRunnerId: () =>
-        fleetRunnerIdFor({
-          runnerIdFlag,
-          runnerToken,
-          apiUrl: gitlabApiUrl(flags['gitlab-url']),
-        }),
+      fleetRunnerId: async () => (await fleetRunner())?.id,
     });
     const autoScaling = await autoScalingClient(regionOption(flags.region));
     const outcome = await roll(
@@ -145,24 +156,24 @@ Every replaced instance drains its jobs through the terminate lifecycle hook.`,
       {
         cloudFormation,
         autoScaling,
-        ssm: await ssmClient(regionOption(flags.region)),
+        ssm,
         refresh: instanceRefreshApi(autoScaling),
         log: context.log,
         signal: context.signal,
         latestRunnerVersion: () => latestRunnerRelease(flags['runner-releases-url']),
         async instanceRunnerVersions(instanceIds) {
           if (!gitlab) return undefined;
-          const runnerId = await fleetRunnerId(gitlab.client, runnerIdFlag, runnerToken);
-          return runnerId === undefined
+          const runner = await fleetRunner();
+          return runner === undefined
             ? undefined
-            : managerVersionsByInstance(gitlab.client, runnerId, instanceIds);
+            : managerVersionsByInstance(gitlab.client, runner.id, instanceIds);
         },
       },
     );
     if (outcome === 'rolled') {
       await smokeTestAfterRoll(
-        { stackName: stack, runnerId: runnerIdFlag, runnerToken, junitFile: flags.junit, gitlab },
-        { cloudFormation, autoScaling, region: flags.region },
+        { stackName: stack, fleetRunner, junitFile: flags.junit, gitlab },
+        { cloudFormation, autoScaling, ssm, region: flags.region },
         context,
       );
     }
@@ -174,32 +185,36 @@ const SMOKE_TEST_WAIT_MINUTES = 20;
 
 /**
  * A roll ends by proving the new instances registered and take jobs, when
- * GitLab can be asked: with an API token and the fleet's runner (its id, or
- * the runner token to find it from).
+ * GitLab can be asked: with an API token and the fleet's runner known (its
+ * id, the runner token, or the id create-runner recorded).
  */
 async function smokeTestAfterRoll(
   fleet: {
     stackName: string;
-    runnerId: number | undefined;
-    runnerToken: string | undefined;
+    fleetRunner: () => Promise<FleetRunner | undefined>;
     junitFile: string | undefined;
     gitlab: GitLabAccess | undefined;
   },
-  aws: { cloudFormation: CloudFormationClient; autoScaling: AutoScalingClient; region: string | undefined },
+  aws: {
+    cloudFormation: CloudFormationClient;
+    autoScaling: AutoScalingClient;
+    ssm: SSMClient;
+    region: string | undefined;
+  },
   context: CommandContext,
 ): Promise<void> {
-  const { gitlab, runnerId, runnerToken, junitFile } = fleet;
-  if (!gitlab || (runnerId === undefined && !runnerToken)) {
-    context.log.info(
-      'Smoke test skipped: set RUNNER_FLEET_GITLAB_TOKEN and --runner-id or RUNNER_FLEET_RUNNER_TOKEN to check the new runners',
-    );
+  const { gitlab, junitFile } = fleet;
+  if (!gitlab) {
+    context.log.info('Smoke test skipped: set RUNNER_FLEET_GITLAB_TOKEN to check the new runners');
+    return;
+  }
+  if (!(await fleet.fleetRunner())) {
+    context.log.info(`Smoke test skipped: the fleet's runner is unknown; ${NO_FLEET_RUNNER_HINT}`);
     return;
   }
   await smokeTest(
     {
       stackName: fleet.stackName,
-      ...(runnerId !== undefined ? { runnerId } : {}),
-      ...(runnerToken ? { runnerToken } : {}),
       gitlabUrl: gitlab.apiUrl.replace(/\/api\/v4$/, ''),
       waitMinutes: SMOKE_TEST_WAIT_MINUTES,
       ...(junitFile ? { junitFile } : {}),
@@ -209,6 +224,8 @@ async function smokeTestAfterRoll(
       autoScaling: aws.autoScaling,
       ec2: await ec2Client(regionOption(aws.region)),
       gitlab: () => gitlab.client,
+      ssm: async () => aws.ssm,
+      fleetRunner: fleet.fleetRunner,
       log: context.log,
       signal: context.signal,
     },

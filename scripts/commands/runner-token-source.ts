@@ -6,13 +6,12 @@
  */
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStack } from '../aws/cloudformation.ts';
+import { TOKEN_PARAMETER_KEY, tokenParameterOfStack } from '../aws/runner-token-parameter.ts';
 import type { TextFlag } from '../cli-input/schema.ts';
 import { InputError } from '../errors.ts';
 
 /** SSM parameter names: letters, digits and _.-/ ; the stack wants a leading slash. */
 export const SSM_PARAMETER_NAME = /^\/?[A-Za-z0-9_.\-/]{1,1011}$/;
-
-export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
 
 /** --runner-token-parameter of the commands that manage the runner's identity. */
 export const runnerTokenParameter = {
@@ -50,7 +49,7 @@ export async function tokenParameterName(
       `stack ${stackName} does not exist; pass --runner-token-parameter NAME (the SSM parameter deploy will give the stack)`,
     );
   }
-  const value = stack.Parameters?.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue;
+  const value = tokenParameterOfStack(stack);
   if (!value) {
     throw new InputError(
       `stack ${stackName} keeps its runner token elsewhere (its ${TOKEN_PARAMETER_KEY} is empty): runner-fleet manages tokens in SSM only; pass --runner-token-parameter`,

@@ -3,7 +3,13 @@
  * smoke-test.ts. Every input problem is reported at once (exit 2) before any
  * wait starts.
  */
-import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
+import {
+  autoScalingClient,
+  awsSetupProblems,
+  cloudFormationClient,
+  ec2Client,
+  ssmClient,
+} from '../aws/clients.ts';
 import { junit, minutes, region, runnerIdFromJob, stackName } from '../cli-input/common-flags.ts';
 import { InputError } from '../errors.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
@@ -18,7 +24,7 @@ export const smokeTestFlags = {
   'stack-name': stackName,
   'runner-id': {
     ...runnerIdFromJob,
-    help: "the fleet's GitLab runner id (else resolved from RUNNER_FLEET_RUNNER_TOKEN through POST /runners/verify)",
+    help: "the fleet's GitLab runner id (else resolved from RUNNER_FLEET_RUNNER_TOKEN through POST /runners/verify, else the id create-runner recorded on the stack's token parameter)",
   },
   'expected-version': {
     type: 'text',
@@ -74,16 +80,14 @@ export const smokeTestCommand = defineCommand({
       help: 'API token that can read the runner (read_api; Maintainer or Owner)',
       required: 'RUNNER_FLEET_GITLAB_TOKEN is not set: smoke-test reads runner managers with an API token',
     },
-    RUNNER_FLEET_RUNNER_TOKEN: { help: "the fleet's glrt- runner token, when --runner-id is not given" },
+    RUNNER_FLEET_RUNNER_TOKEN: {
+      help: "the fleet's glrt- runner token, when --runner-id is not given (else the id create-runner recorded is used)",
+    },
     RUNNER_FLEET_TRIGGER_TOKEN: {
       help: 'pipeline trigger token for the canary (else the API token creates it)',
     },
   },
   checks: [
-    ({ flags, given, env }) =>
-      given.has('runner-id') || flags['runner-id'] !== undefined || env.RUNNER_FLEET_RUNNER_TOKEN
-        ? undefined
-        : 'no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN to the fleet runner token',
     ({ flags, given }) =>
       !flags['canary-ref'] && given.has('canary-project') ? '--canary-project needs --canary-ref' : undefined,
     ({ flags }) =>
@@ -126,6 +130,7 @@ export const smokeTestCommand = defineCommand({
         autoScaling: await autoScalingClient(regionOption(flags.region)),
         ec2: await ec2Client(regionOption(flags.region)),
         gitlab: (apiUrl) => createGitLabClient({ apiUrl, token: apiToken }),
+        ssm: () => ssmClient(regionOption(flags.region)),
         log: context.log,
         signal: context.signal,
       },

@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import {
   describeGroup,
   type GroupCapacity,
@@ -23,6 +24,7 @@ import {
 import { describeStack } from '../aws/cloudformation.ts';
 import { apiRoot } from '../config/gitlab-access.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
+import { type FleetRunner, findFleetRunner, NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
   createPipeline,
@@ -32,12 +34,7 @@ import {
   type Pipeline,
   triggerPipeline,
 } from '../gitlab/pipelines.ts';
-import {
-  findManagerForInstance,
-  listManagers,
-  resolveRunnerId,
-  runnerTokenExpiry,
-} from '../gitlab/runners.ts';
+import { findManagerForInstance, listManagers, runnerTokenExpiry } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type Clock, type PollOptions, pollUntil, systemClock } from '../poll.ts';
 import { type CheckResult, renderJUnit } from '../render/junit.ts';
@@ -68,7 +65,10 @@ export interface CanaryOptions {
 
 export interface SmokeTestOptions {
   stackName: string;
-  /** The fleet's runner; when absent it is resolved from runnerToken. */
+  /**
+   * The fleet's runner; when absent it is resolved from runnerToken, else
+   * from the id create-runner recorded on the stack's token parameter.
+   */
   runnerId?: number;
   runnerToken?: string;
   /** Without it: the stack parameter RunnerVersion, unless that is "latest". */
@@ -89,6 +89,10 @@ export interface SmokeTestDependencies {
   ec2: EC2Client;
   /** Builds the GitLab client once the API URL is known (it may come from the stack). */
   gitlab: (apiUrl: string) => GitLabClient;
+  /** Reads the runner id create-runner recorded, when neither id nor token is given. */
+  ssm: () => Promise<SSMClient>;
+  /** The fleet's runner as a caller already found it (roll); else found here from the options. */
+  fleetRunner?: () => Promise<FleetRunner | undefined>;
   log: Logger;
   clock?: Clock;
   signal?: AbortSignal;
@@ -128,7 +132,7 @@ export async function smokeTest(
 
   let phase = 'runner';
   try {
-    const { id: runnerId, tokenExpiresAt } = await findRunnerId(options, gitlab, log);
+    const { id: runnerId, tokenExpiresAt } = await findRunnerId(options, stack, gitlab, deps);
     if (options.tokenExpiryDays !== undefined) {
       const expiry =
         tokenExpiresAt === undefined ? await runnerTokenExpiry(gitlab, runnerId) : tokenExpiresAt;
@@ -230,19 +234,26 @@ function originOf(url: string): string {
 
 async function findRunnerId(
   options: SmokeTestOptions,
+  stack: Stack,
   gitlab: GitLabClient,
-  log: Logger,
-): Promise<{ id: number; tokenExpiresAt?: string | null }> {
-  if (options.runnerId !== undefined) {
-    log.info(`Runner #${options.runnerId} (--runner-id)`);
-    return { id: options.runnerId };
-  }
-  if (!options.runnerToken)
-    throw new InputError('no runner: pass --runner-id or set RUNNER_FLEET_RUNNER_TOKEN');
-  const resolved = await resolveRunnerId(gitlab, options.runnerToken);
-  const expiry = resolved.tokenExpiresAt ? `; its token expires ${resolved.tokenExpiresAt}` : '';
-  log.info(`Runner #${resolved.id} (from the token in RUNNER_FLEET_RUNNER_TOKEN${expiry})`);
-  return resolved;
+  deps: SmokeTestDependencies,
+): Promise<{ id: number; tokenExpiresAt?: string | null | undefined }> {
+  const find =
+    deps.fleetRunner ??
+    (() =>
+      findFleetRunner({
+        runnerIdFlag: options.runnerId,
+        runnerToken: options.runnerToken,
+        gitlab,
+        stack: async () => stack,
+        ssm: deps.ssm,
+        log: deps.log,
+      }));
+  const runner = await find();
+  if (!runner) throw new InputError(`no runner for stack ${options.stackName}: ${NO_FLEET_RUNNER_HINT}`);
+  const expiry = runner.tokenExpiresAt ? `; its token expires ${runner.tokenExpiresAt}` : '';
+  deps.log.info(`Runner #${runner.id} (from ${runner.from}${expiry})`);
+  return runner;
 }
 
 async function waitForCapacity(

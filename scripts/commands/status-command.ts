@@ -1,9 +1,15 @@
 /** Inputs and wiring of `runner-fleet status`; the flow is in status.ts. */
-import { autoScalingClient, awsSetupProblems, cloudFormationClient, ec2Client } from '../aws/clients.ts';
+import {
+  autoScalingClient,
+  awsSetupProblems,
+  cloudFormationClient,
+  ec2Client,
+  ssmClient,
+} from '../aws/clients.ts';
 import { gitlabUrl, region, runnerId, stackName } from '../cli-input/common-flags.ts';
 import { optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { fleetRunnerId } from '../gitlab/runners.ts';
+import { findFleetRunner } from '../fleet-runner.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { status } from './status.ts';
 
@@ -20,7 +26,9 @@ export const statusCommand = defineCommand({
     RUNNER_FLEET_GITLAB_TOKEN: {
       help: "optional: with it each instance's runner manager (status, version, last contact) is shown too",
     },
-    RUNNER_FLEET_RUNNER_TOKEN: { help: "the fleet's glrt- runner token, when --runner-id is not given" },
+    RUNNER_FLEET_RUNNER_TOKEN: {
+      help: "the fleet's glrt- runner token, when --runner-id is not given (else the id create-runner recorded is used)",
+    },
   },
   async run({ flags, env, problems }, context) {
     const cloudFormation = cloudFormationClient(regionOption(flags.region));
@@ -36,7 +44,17 @@ export const statusCommand = defineCommand({
         ? {
             gitlab: {
               client: gitlab.client,
-              runnerId: () => fleetRunnerId(gitlab.client, flags['runner-id'], env.RUNNER_FLEET_RUNNER_TOKEN),
+              runnerId: async (stack) =>
+                (
+                  await findFleetRunner({
+                    runnerIdFlag: flags['runner-id'],
+                    runnerToken: env.RUNNER_FLEET_RUNNER_TOKEN,
+                    gitlab: gitlab.client,
+                    stack: async () => stack,
+                    ssm: () => ssmClient(regionOption(flags.region)),
+                    log: context.log,
+                  })
+                )?.id,
             },
           }
         : {}),

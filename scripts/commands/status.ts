@@ -11,6 +11,7 @@ import {
 import { describeStack } from '../aws/cloudformation.ts';
 import { groupLaunchTemplate } from '../aws/fleet.ts';
 import { firstLine, InputError } from '../errors.ts';
+import { NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { findManagerForInstance, listManagers, type RunnerManager } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
@@ -22,8 +23,8 @@ export interface StatusDependencies {
   ec2: EC2Client;
   log: Logger;
   now?: () => Date;
-  /** GitLab client and runner id when a token was given; managers are then shown. */
-  gitlab?: { client: GitLabClient; runnerId: () => Promise<number | undefined> };
+  /** GitLab client and the fleet's runner id when a token was given; managers are then shown. */
+  gitlab?: { client: GitLabClient; runnerId: (stack: Stack) => Promise<number | undefined> };
 }
 
 export async function status(stackName: string, deps: StatusDependencies): Promise<void> {
@@ -39,7 +40,7 @@ export async function status(stackName: string, deps: StatusDependencies): Promi
   const details = await instanceDetails(deps.ec2, instanceIds);
 
   let managers: Map<string, RunnerManager | undefined> | undefined;
-  const runnerId = deps.gitlab ? await deps.gitlab.runnerId() : undefined;
+  const runnerId = deps.gitlab ? await deps.gitlab.runnerId(stack) : undefined;
   if (deps.gitlab && runnerId !== undefined) {
     const all = await listManagers(deps.gitlab.client, runnerId);
     managers = new Map(instanceIds.map((id) => [id, findManagerForInstance(all, id)]));
@@ -53,7 +54,9 @@ export async function status(stackName: string, deps: StatusDependencies): Promi
   }
   if (!managers) {
     deps.log.info(
-      '(runner managers not shown: set RUNNER_FLEET_GITLAB_TOKEN and --runner-id or RUNNER_FLEET_RUNNER_TOKEN)',
+      deps.gitlab
+        ? `(runner managers not shown: the fleet's runner is unknown; ${NO_FLEET_RUNNER_HINT})`
+        : '(runner managers not shown: set RUNNER_FLEET_GITLAB_TOKEN to see them)',
     );
   }
 }

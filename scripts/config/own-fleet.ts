@@ -10,8 +10,9 @@
  *
  * - CI_RUNNER_ID equal to the fleet's runner id. With a `glrt-` token every
  *   instance is a *manager* of one runner, so every job on the fleet carries
- *   that id. The fleet's id comes from --runner-id, else from the runner
- *   token (POST /runners/verify).
+ *   that id. The fleet's id comes from scripts/fleet-runner.ts: --runner-id,
+ *   else the runner token (POST /runners/verify), else the id create-runner
+ *   recorded on the stack's token parameter.
  * - CI_RUNNER_DESCRIPTION `<stack>-i-<hex>`. The bootstrap registers each
  *   instance with `--name <stack>-<instance id>`
  *   (runner_configs/linux/lib/bootstrap.sh); with a (deprecated) registration
@@ -73,7 +74,7 @@ export function ownFleetVerdict(
   if (fleetRunnerId === undefined) {
     return {
       kind: 'unknown',
-      reason: `the fleet's runner id is unknown: pass --runner-id (or set RUNNER_FLEET_RUNNER_TOKEN) so this job can tell whether runner #${jobRunner.id} is the fleet's`,
+      reason: `the fleet's runner id is unknown: pass --runner-id (or set RUNNER_FLEET_RUNNER_TOKEN, or let create-runner record it) so this job can tell whether runner #${jobRunner.id} is the fleet's`,
     };
   }
   return jobRunner.id === fleetRunnerId

@@ -6,7 +6,7 @@
  * prints; no token ever appears in a returned value or an error message.
  */
 import { OperationError } from '../errors.ts';
-import { createGitLabClient, GitLabApiError, type GitLabClient } from './client.ts';
+import { GitLabApiError, type GitLabClient } from './client.ts';
 import { systemIdForInstance } from './system-id.ts';
 
 export { RUNNER_SYSTEM_ID_PATTERN, systemIdForInstance } from './system-id.ts';
@@ -55,38 +55,6 @@ export async function resolveRunnerId(client: GitLabClient, runnerToken: string)
     );
   }
   return verified;
-}
-
-/**
- * The fleet's runner: --runner-id when given (no GitLab call), else the one
- * the runner token in RUNNER_FLEET_RUNNER_TOKEN belongs to; undefined when
- * neither is there.
- */
-export async function fleetRunnerId(
-  client: GitLabClient,
-  runnerIdFlag: number | undefined,
-  runnerToken: string | undefined,
-): Promise<number | undefined> {
-  if (runnerIdFlag !== undefined) return runnerIdFlag;
-  return runnerToken ? (await resolveRunnerId(client, runnerToken)).id : undefined;
-}
-
-/**
- * fleetRunnerId where no API token may be at hand: a client without one is
- * enough, since POST /runners/verify authenticates with the runner token.
- */
-export async function fleetRunnerIdFor(options: {
-  runnerIdFlag: number | undefined;
-  runnerToken: string | undefined;
-  apiUrl: string | undefined;
-}): Promise<number | undefined> {
-  if (options.runnerIdFlag !== undefined) return options.runnerIdFlag;
-  if (!options.runnerToken || !options.apiUrl) return undefined;
-  return fleetRunnerId(
-    createGitLabClient({ apiUrl: options.apiUrl, token: '' }),
-    undefined,
-    options.runnerToken,
-  );
 }
 
 /** token_expires_at from GET /runners/:id; undefined on GitLab versions that do not expose it. */

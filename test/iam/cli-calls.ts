@@ -170,6 +170,19 @@ export async function recordCliCalls(): Promise<CommandRun[]> {
       ['create-runner', '--stack-name', stack, '--gitlab-url', gitlab.url, '--settings', settings],
       gitlabEnv,
     );
+    // Now the stack's token parameter records the runner id: status and the smoke test find the runner without being told.
+    await run(
+      'status (runner from the recorded id)',
+      'preview',
+      ['status', '--stack-name', stack, '--gitlab-url', gitlab.url],
+      gitlabEnv,
+    );
+    await run(
+      'smoke-test (runner from the recorded id)',
+      'deploy',
+      ['smoke-test', '--stack-name', stack, '--gitlab-url', gitlab.url, '--wait-minutes', '1'],
+      gitlabEnv,
+    );
     const nextParameter = `${EXAMPLE.tokenParameter}-next`;
     const identityArgs = ['--runner-token-parameter', nextParameter, '--gitlab-url', gitlab.url];
     await run(

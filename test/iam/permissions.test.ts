@@ -144,6 +144,8 @@ describe('the deployer CLI, every call recorded', () => {
       'status',
       'smoke-test',
       'create-runner (adopts the stack’s runner)',
+      'status (runner from the recorded id)',
+      'smoke-test (runner from the recorded id)',
       'create-runner (new runner, token into SSM)',
       'rotate-token (due, with the current token)',
       'rotate-token (by runner id, API token)',
@@ -169,6 +171,19 @@ describe('the deployer CLI, every call recorded', () => {
         'ssm:ListTagsForResource',
         'ssm:AddTagsToResource',
       ]),
+    );
+    // status (preview role) and the smoke test learn the runner from that tag alone, never reading the token.
+    for (const label of [
+      'status (runner from the recorded id)',
+      'smoke-test (runner from the recorded id)',
+    ]) {
+      expect(actionsOf(label), label).toContain('ssm:ListTagsForResource');
+      expect(actionsOf(label), label).not.toContain('ssm:GetParameter');
+    }
+    const stdoutOf = (label: string) => runs.find((r) => r.label === label)?.result.stdout ?? '';
+    expect(stdoutOf('status (runner from the recorded id)')).not.toContain('runner managers not shown');
+    expect(stdoutOf('smoke-test (runner from the recorded id)')).toMatch(
+      /Runner #\d+ \(from tag runner-fleet:runner-id of SSM parameter \S+, recorded by create-runner/,
     );
     expect(actionsOf('create-runner (new runner, token into SSM)')).toEqual(
       expect.arrayContaining(['ssm:PutParameter', 'ssm:AddTagsToResource']),

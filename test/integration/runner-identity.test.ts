@@ -400,4 +400,60 @@ describe('runner identity against moto and the GitLab double', () => {
     const relaxed = await smokeTestWithin(7);
     expect(relaxed.stdout).toMatch(/^ {2}ok {3}runner token valid for more than 7 days$/m);
   });
+
+  it('smoke-test, status and destroy find the runner create-runner recorded, with no id or token given', async () => {
+    const [runner] = [...admin.details.values()];
+    const id = runner?.id ?? 0;
+    const smoke = await cli([
+      'smoke-test',
+      '--stack-name',
+      'identity',
+      '--gitlab-url',
+      gitlab.url,
+      '--token-expiry-days',
+      '7',
+      '--wait-minutes',
+      '1',
+    ]);
+    expect(smoke.stdout).toContain(
+      `Runner #${id} (from tag runner-fleet:runner-id of SSM parameter ${PARAMETER}, recorded by create-runner; its token expires `,
+    );
+    expect(smoke.stdout).toMatch(/^ {2}ok {3}runner token valid for more than 7 days$/m);
+    expectNoTokens(smoke.output);
+
+    const shown = await cli(['status', '--stack-name', 'identity', '--gitlab-url', gitlab.url]);
+    expect(shown.code, shown.output).toBe(0);
+    expect(shown.stdout).not.toContain('runner managers not shown');
+
+    // A destroy job running on that very runner is refused before anything is deleted.
+    const refused = await cli(
+      ['destroy', '--stack-name', 'identity', '--yes-destroy-stack', 'identity', '--gitlab-url', gitlab.url],
+      { CI_RUNNER_ID: String(id) },
+    );
+    expect(refused.code, refused.output).toBe(2);
+    expect(refused.stderr).toContain(
+      `refusing to destroy identity from a job on that fleet: it runs on runner #${id} (CI_RUNNER_ID), the fleet's runner`,
+    );
+    const still = await cli(['status', '--stack-name', 'identity']);
+    expect(still.stdout).toContain('CREATE_COMPLETE');
+  });
+
+  it('status says the runner is unknown when the token parameter the stack names does not exist', async () => {
+    const deployed = await cli([
+      'deploy',
+      '--stack-name',
+      'identity-missing',
+      '--template-file',
+      miniFleetWithTokenParameter(),
+      '--parameter',
+      'RunnerTokenParameterName=/runner-fleet/identity/never-written',
+    ]);
+    expect(deployed.code, deployed.output).toBe(0);
+    const shown = await cli(['status', '--stack-name', 'identity-missing', '--gitlab-url', gitlab.url]);
+    expect(shown.code, shown.output).toBe(0);
+    expect(shown.stdout).toContain(
+      "(runner managers not shown: the fleet's runner is unknown; pass --runner-id",
+    );
+    expect(shown.stderr).not.toContain('could not read');
+  });
 });

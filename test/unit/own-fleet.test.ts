@@ -4,6 +4,9 @@
  * the runner token (against the GitLab API double), and the real CLI refusing
  * before it touches AWS.
  */
+import type { Stack } from '@aws-sdk/client-cloudformation';
+import { ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describesFleetInstance,
@@ -12,7 +15,8 @@ import {
   refuseOwnFleet,
 } from '../../scripts/config/own-fleet.ts';
 import { InputError } from '../../scripts/errors.ts';
-import { fleetRunnerIdFor } from '../../scripts/gitlab/runners.ts';
+import { findFleetRunner } from '../../scripts/fleet-runner.ts';
+import { createGitLabClient } from '../../scripts/gitlab/client.ts';
 import type { Logger } from '../../scripts/log.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';
 import { type GitLabDouble, startGitLabDouble } from '../doubles/gitlab/server.ts';
@@ -152,12 +156,47 @@ describe('the fleet runner id and the CLI', () => {
     await gitlab?.close();
   });
 
-  it('takes --runner-id, else resolves the runner token without an API token', async () => {
-    expect(await fleetRunnerIdFor({ runnerIdFlag: 3, runnerToken, apiUrl: gitlab.apiUrl })).toBe(3);
-    expect(await fleetRunnerIdFor({ runnerIdFlag: undefined, runnerToken, apiUrl: gitlab.apiUrl })).toBe(7);
-    expect(
-      await fleetRunnerIdFor({ runnerIdFlag: undefined, runnerToken: undefined, apiUrl: gitlab.apiUrl }),
-    ).toBe(undefined);
+  it('takes --runner-id, else resolves the runner token without an API token, else the id create-runner recorded', async () => {
+    const ssmMock = mockClient(SSMClient);
+    ssmMock
+      .on(ListTagsForResourceCommand)
+      .resolves({ TagList: [{ Key: 'runner-fleet:runner-id', Value: '9' }] });
+    const stacksRead: string[] = [];
+    const fleetStack = (parameterName: string) => async (): Promise<Stack> => {
+      stacksRead.push(parameterName);
+      return {
+        StackName: 'fleet-a',
+        StackStatus: 'CREATE_COMPLETE',
+        CreationTime: new Date(0),
+        Parameters: [{ ParameterKey: 'RunnerTokenParameterName', ParameterValue: parameterName }],
+      };
+    };
+    const sources = {
+      runnerIdFlag: undefined,
+      runnerToken: undefined,
+      gitlab: createGitLabClient({ apiUrl: gitlab.apiUrl, token: '' }),
+      stack: fleetStack('/fleet/token'),
+      ssm: async () => new SSMClient({ region: 'us-east-1' }),
+      log: recordingLog(),
+    };
+    try {
+      expect(await findFleetRunner({ ...sources, runnerIdFlag: 3, runnerToken })).toEqual({
+        id: 3,
+        from: '--runner-id',
+      });
+      expect((await findFleetRunner({ ...sources, runnerToken }))?.id).toBe(7);
+      // Neither given source needed the stack.
+      expect(stacksRead).toEqual([]);
+      expect(await findFleetRunner(sources)).toEqual({
+        id: 9,
+        from: 'tag runner-fleet:runner-id of SSM parameter /fleet/token, recorded by create-runner',
+      });
+      expect(await findFleetRunner({ ...sources, stack: fleetStack('') })).toBeUndefined();
+      ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: [] });
+      expect(await findFleetRunner(sources)).toBeUndefined();
+    } finally {
+      ssmMock.restore();
+    }
   });
 
   // An endpoint nobody listens on: any AWS call would fail with exit 1, not the refusal.

@@ -18,6 +18,7 @@ import {
   type Stack,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SmokeTestOptions, smokeTest } from '../../scripts/commands/smoke-test.ts';
@@ -44,6 +45,7 @@ const CONTACTED = new Date(START - 60_000).toISOString();
 const cfnMock = mockClient(CloudFormationClient);
 const asgMock = mockClient(AutoScalingClient);
 const ec2Mock = mockClient(EC2Client);
+const ssmMock = mockClient(SSMClient);
 
 let double: GitLabDouble;
 let runners: RunnersDouble;
@@ -110,6 +112,7 @@ function run(extra: Partial<SmokeTestOptions> = {}, signal?: AbortSignal) {
     autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
     ec2: new EC2Client({ region: 'us-east-1' }),
     gitlab: (apiUrl) => createGitLabClient({ apiUrl, token: API_TOKEN }),
+    ssm: async () => new SSMClient({ region: 'us-east-1' }),
     log,
     clock,
     ...(signal ? { signal } : {}),
@@ -138,6 +141,7 @@ beforeEach(() => {
   cfnMock.reset();
   asgMock.reset();
   ec2Mock.reset();
+  ssmMock.reset();
   out = [];
   clock = fakeClock(START);
   double.requests.length = 0;
@@ -309,6 +313,51 @@ describe('smoke-test: capacity and runner managers', () => {
         .sort(),
     ).toEqual([SID_A, SID_B]);
     for (const secret of [API_TOKEN, RUNNER_TOKEN]) expect(output()).not.toContain(secret);
+  });
+
+  it('finds the runner create-runner recorded on the stack token parameter, and its token expiry', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({
+      Stacks: [stack({ RunnerVersion: '17.11.1', RunnerTokenParameterName: '/fleet/token' })],
+    });
+    ssmMock
+      .on(ListTagsForResourceCommand, { ResourceType: 'Parameter', ResourceId: '/fleet/token' })
+      .resolves({
+        TagList: [
+          { Key: 'runner-fleet:runner-id', Value: '42' },
+          { Key: 'runner-fleet:token-expires-at', Value: '2026-12-03T10:00:00Z' },
+        ],
+      });
+    const error = await failure(
+      run({ runnerId: undefined, tokenExpiryDays: 7 } as Partial<SmokeTestOptions>),
+    );
+    expect(error.message).toBe('smoke test of fleet failed: 1 of 10 checks failed');
+    expect(output()).toContain(
+      'Runner #42 (from tag runner-fleet:runner-id of SSM parameter /fleet/token, recorded by create-runner; its token expires 2026-12-03T10:00:00Z)',
+    );
+    expect(output()).toMatch(/FAIL runner token valid for more than 7 days/);
+    // The expiry came from the tag: GitLab was asked only for the managers.
+    expect(double.requests.map((r) => `${r.method} ${r.path}`)).not.toContain('GET /api/v4/runners/42');
+    // The id is a tag: the token parameter itself is never read.
+    expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  it('says what to pass when no id, no token and no recorded id name the runner', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({
+      Stacks: [stack({ RunnerVersion: '17.11.1', RunnerTokenParameterName: '/fleet/token' })],
+    });
+    ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: [] });
+    await expect(run({ runnerId: undefined } as Partial<SmokeTestOptions>)).rejects.toThrow(
+      new InputError(
+        'no runner for stack fleet: pass --runner-id, set RUNNER_FLEET_RUNNER_TOKEN, or create the runner with create-runner (it records the id on the token parameter)',
+      ),
+    );
+    ssmMock
+      .on(ListTagsForResourceCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+    await expect(run({ runnerId: undefined } as Partial<SmokeTestOptions>)).rejects.toThrow(
+      /no runner for stack fleet/,
+    );
+    expect(output()).toContain('could not read the runner id recorded on /fleet/token: not allowed');
   });
 
   it('stops with the 401 hint when the API token is refused, and still writes the report', async () => {
