@@ -9,6 +9,7 @@
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient, Tag } from '@aws-sdk/client-ssm';
 import { isAwsError } from './errors.ts';
+import { putSecureStringOnce } from './ssm.ts';
 
 /** The fleet stack's parameter that names (never holds) the token's SSM parameter. */
 export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
@@ -104,9 +105,7 @@ export async function writeRunnerToken(
   issued: { token: string; runnerId: number; tokenExpiresAt: string | null },
   options: { kmsKeyId?: string; description?: string } = {},
 ): Promise<{ version: number; created: boolean }> {
-  const { AddTagsToResourceCommand, GetParameterCommand, PutParameterCommand } = await import(
-    '@aws-sdk/client-ssm'
-  );
+  const { AddTagsToResourceCommand, GetParameterCommand } = await import('@aws-sdk/client-ssm');
   let exists = true;
   try {
     await client.send(new GetParameterCommand({ Name: name, WithDecryption: false }));
@@ -114,16 +113,13 @@ export async function writeRunnerToken(
     if (!isAwsError(error, 'ParameterNotFound')) throw error;
     exists = false;
   }
-  const put = await client.send(
-    new PutParameterCommand({
-      Name: name,
-      Value: issued.token,
-      Type: 'SecureString',
-      Overwrite: exists,
-      ...(options.kmsKeyId ? { KeyId: options.kmsKeyId } : {}),
-      ...(options.description ? { Description: options.description } : {}),
-    }),
-  );
+  const put = await putSecureStringOnce(client, {
+    Name: name,
+    Value: issued.token,
+    Overwrite: exists,
+    ...(options.kmsKeyId ? { KeyId: options.kmsKeyId } : {}),
+    ...(options.description ? { Description: options.description } : {}),
+  });
   const tags: Tag[] = [
     { Key: RUNNER_ID_TAG, Value: String(issued.runnerId) },
     { Key: TOKEN_EXPIRES_TAG, Value: issued.tokenExpiresAt ?? NEVER_EXPIRES },

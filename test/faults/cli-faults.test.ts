@@ -8,6 +8,7 @@
  * suite stays quick.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetParameterHistoryCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { emulatorAvailable } from '../support/emulator.ts';
 import { ATTEMPT_TIMEOUT_SECONDS, basic, faultHarness } from './harness.ts';
@@ -67,6 +68,41 @@ describe.skipIf(!emulatorAvailable('ministack'))(
         expect(result.code, result.output).toBe(0);
         expect(result.stdout).toContain('Stack lost-execute UPDATE_COMPLETE');
         expect(await leftovers()).toEqual([]);
+      });
+
+      it('a runner token PutParameter whose answer is lost is not written a second time', async () => {
+        const tokenDeploy = (token: string) =>
+          cli(
+            [
+              ...deployArgs('lost-put'),
+              '--runner-token-from-env',
+              'FLEET_TOKEN',
+              '--runner-token-parameter',
+              '/fleet/lost-put',
+            ],
+            { FLEET_TOKEN: token },
+          );
+        const putsSince = (index: number) =>
+          h.proxy.calls.slice(index).filter((call) => call.action === 'PutParameter');
+        // Creating the parameter, then overwriting it: each answer lost once.
+        faults({ action: 'PutParameter', fault: 'drop-after', count: 1 });
+        const first = await tokenDeploy('glrt-lost-put-first-0123456789');
+        expect(first.code, first.output).toBe(0);
+        expect(putsSince(0)).toHaveLength(1);
+        faults({ action: 'PutParameter', fault: 'drop-after', count: 1 });
+        const callsBefore = h.proxy.calls.length;
+        const second = await tokenDeploy('glrt-lost-put-second-0123456789');
+        expect(second.code, second.output).toBe(0);
+        expect(second.output).not.toContain('glrt-lost-put');
+        // The dropped attempt stored the new token; its retry must not add the same value again.
+        expect(putsSince(callsBefore)).toHaveLength(1);
+        const history = await h.ssm.send(
+          new GetParameterHistoryCommand({ Name: '/fleet/lost-put', WithDecryption: true }),
+        );
+        expect((history.Parameters ?? []).map((version) => version.Value)).toEqual([
+          'glrt-lost-put-first-0123456789',
+          'glrt-lost-put-second-0123456789',
+        ]);
       });
 
       it('a connection dropped before the request, and 5xx answers, are retried quietly to success', async () => {

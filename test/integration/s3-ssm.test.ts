@@ -138,11 +138,26 @@ describe('putSecureStringIfChanged (the runner token parameter)', () => {
     expect(await stored()).toEqual({ type: 'SecureString', value: TOKEN, versions: 1 });
   });
 
-  it('takes the retry refused as ParameterAlreadyExists after a lost answer as the write it was', async () => {
+  it('does not send the retry of a write whose answer was lost: it reads the value back instead', async () => {
     proxy.setRules([{ action: 'PutParameter', fault: 'drop-after', count: 1 }]);
     expect(await putSecureStringIfChanged(ssm(3), NAME, TOKEN)).toBe('created');
-    expect(puts()).toBe(2);
+    expect(puts()).toBe(1);
     expect(await stored()).toEqual({ type: 'SecureString', value: TOKEN, versions: 1 });
+    // An overwrite too: its retry would store the same value as a third version.
+    proxy.setRules([{ action: 'PutParameter', fault: 'drop-after', count: 1 }]);
+    proxy.calls.length = 0;
+    expect(await putSecureStringIfChanged(ssm(3), NAME, NEXT_TOKEN)).toBe('updated');
+    expect(puts()).toBe(1);
+    expect(await stored()).toEqual({ type: 'SecureString', value: NEXT_TOKEN, versions: 2 });
+  });
+
+  it('retries a write whose answer was lost before it was stored', async () => {
+    await putSecureStringIfChanged(ssm(), NAME, TOKEN);
+    proxy.setRules([{ action: 'PutParameter', fault: 'drop-before', count: 1 }]);
+    proxy.calls.length = 0;
+    expect(await putSecureStringIfChanged(ssm(3), NAME, NEXT_TOKEN)).toBe('updated');
+    expect(puts()).toBe(2);
+    expect(await stored()).toEqual({ type: 'SecureString', value: NEXT_TOKEN, versions: 2 });
   });
 
   it('fails with the write error when the value did not reach the parameter', async () => {
