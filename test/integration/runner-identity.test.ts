@@ -436,6 +436,23 @@ describe('runner identity against moto and the GitLab double', () => {
     );
     const still = await cli(['status', '--stack-name', 'identity']);
     expect(still.stdout).toContain('CREATE_COMPLETE');
+
+    // From another runner, destroy reads the stored token to remove the managers the instances left.
+    const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
+    const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
+    asg.destroy();
+    const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName?.startsWith('identity-'));
+    const [instance] = (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
+    const leftover = systemIdForInstance(instance ?? '');
+    runners.setManager(id, { system_id: leftover });
+    const destroyed = await cli(
+      ['destroy', '--stack-name', 'identity', '--yes-destroy-stack', 'identity', '--gitlab-url', gitlab.url],
+      { CI_RUNNER_ID: String(id + 1000) },
+    );
+    expect(destroyed.code, destroyed.output).toBe(0);
+    expect(destroyed.stdout).toContain(`Removed runner manager ${leftover} left behind by ${instance}`);
+    expect(runners.runners.get(id)?.managers.map((m) => m.system_id)).not.toContain(leftover);
+    expectNoTokens(destroyed.output);
   });
 
   it('status says the runner is unknown when the token parameter the stack names does not exist', async () => {
