@@ -64,11 +64,15 @@ export interface IntegerFlag extends Described {
   envNotGiven?: string;
 }
 
-/** --flag VALUE turned into something else, e.g. a list; `parse` says what is wrong with a bad value. */
+/**
+ * --flag VALUE turned into something else, e.g. a list; `parse` says what is
+ * wrong with a bad value, naming `source`: the flag, or the variable the value
+ * came from.
+ */
 export interface ParsedFlag<T> extends Described {
   type: 'parsed';
   placeholder: string;
-  parse(raw: string): { value: T } | { problem: string };
+  parse(raw: string, source: string): { value: T } | { problem: string };
   /** Variables read, in this order, when the flag is not given; a JSON list (`json: [...]`) is handed to parse comma-joined. */
   env?: readonly string[];
 }
@@ -220,8 +224,10 @@ async function readFlag(
       return problem ? spec.default : Number(text);
     }
     case 'parsed': {
-      if (typeof value !== 'string') return undefined;
-      const parsed = spec.parse(value);
+      const found =
+        typeof value === 'string' ? ([flag, value] as const) : parsedFromVariable(spec, env, problems);
+      if (!found) return undefined;
+      const parsed = spec.parse(found[1], found[0]);
       if ('problem' in parsed) {
         problems.push(parsed.problem);
         return undefined;
@@ -251,9 +257,9 @@ async function readFlag(
 }
 
 /**
- * What the variables of a switch, a list or a parsed flag stand for when it is not
- * given; text and whole-number flags read theirs in readFlag, so a problem
- * line names the variable the value came from.
+ * What the variables of a switch or a list stand for when it is not given;
+ * the other flags read theirs in readFlag, so a problem line names the
+ * variable the value came from.
  */
 function fromVariables(spec: FlagSpec, env: NodeJS.ProcessEnv, problems: string[]): RawFlags[string] {
   switch (spec.type) {
@@ -262,8 +268,7 @@ function fromVariables(spec: FlagSpec, env: NodeJS.ProcessEnv, problems: string[
         (names ?? []).some((name) => nonBlank(env[name]) === to);
       return isSet(spec.env, 'true') || isSet(spec.envFalse, 'false') ? true : undefined;
     }
-    case 'texts':
-    case 'parsed': {
+    case 'texts': {
       const found = fromEnvironment(spec.env ?? [], env);
       if (!found) return undefined;
       const items = listFromVariable(...found);
@@ -271,11 +276,27 @@ function fromVariables(spec: FlagSpec, env: NodeJS.ProcessEnv, problems: string[
         problems.push(items.problem);
         return undefined;
       }
-      return spec.type === 'texts' ? items.values : items.values.join(',');
+      return items.values;
     }
     default:
       return undefined;
   }
+}
+
+/** A parsed flag's variable with its name; a JSON list comes comma-joined. */
+function parsedFromVariable(
+  spec: ParsedFlag<unknown>,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): readonly [string, string] | undefined {
+  const found = fromEnvironment(spec.env ?? [], env);
+  if (!found) return undefined;
+  const items = listFromVariable(...found);
+  if ('problem' in items) {
+    problems.push(items.problem);
+    return undefined;
+  }
+  return [found[0], items.values.join(',')];
 }
 
 /** The first of the variables that is set and not blank, with its name. */

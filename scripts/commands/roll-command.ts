@@ -233,7 +233,7 @@ async function smokeTestAfterRoll(
 }
 
 /** --checkpoint-percentages: rising whole numbers from 1 to 100, ending with 100. */
-function parseCheckpoints(raw: string): { value: number[] } | { problem: string } {
+function parseCheckpoints(raw: string, source: string): { value: number[] } | { problem: string } {
   const checkpoints = raw
     .split(',')
     .filter((item) => item.trim() !== '')
@@ -247,7 +247,6 @@ function parseCheckpoints(raw: string): { value: number[] } | { problem: string 
   return valid
     ? { value: checkpoints }
     : {
-        problem:
-          'invalid --checkpoint-percentages: give rising whole numbers from 1 to 100 ending with 100, e.g. 50,100',
+        problem: `invalid ${source} ${raw}: give rising whole numbers from 1 to 100 ending with 100, e.g. 50,100`,
       };
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minutes, runnerIdFromJob } from '../../scripts/cli-input/common-flags.ts';
 import { listFromVariable, readInput } from '../../scripts/cli-input/schema.ts';
 import { notPlayedByHand } from '../../scripts/commands/destroy-command.ts';
+import { rollFlags } from '../../scripts/commands/roll-command.ts';
 import { loadStackInputs, stackInputFlags } from '../../scripts/config/deploy-config.ts';
 import { presetFile, presetNames, shippedHome, shippedTemplate } from '../../scripts/config/shipped-files.ts';
 import { InputError } from '../../scripts/errors.ts';
@@ -243,5 +244,21 @@ describe('whole-number, switch and list-text flags from the environment (smoke t
       'invalid RUNNER_FLEET_CHECKPOINT_PERCENTAGES: expected a JSON list of texts, e.g. json: ["Key=value"]',
     ]);
     expect((await read({}, {})).flags.checkpoints).toBeUndefined();
+  });
+
+  it("names the variable a refused parsed value came from, and the flag when it was given (roll's checkpoints)", async () => {
+    const checkpoints = { 'checkpoint-percentages': rollFlags['checkpoint-percentages'] };
+    const roll = (raw: Record<string, string>, env: NodeJS.ProcessEnv) =>
+      readInput({ flags: checkpoints }, raw, env);
+    const advice = 'give rising whole numbers from 1 to 100 ending with 100, e.g. 50,100';
+    expect((await roll({}, { RUNNER_FLEET_CHECKPOINT_PERCENTAGES: 'json: [50, 90]' })).problems).toEqual([
+      `invalid RUNNER_FLEET_CHECKPOINT_PERCENTAGES 50,90: ${advice}`,
+    ]);
+    expect((await roll({ 'checkpoint-percentages': '50,90' }, {})).problems).toEqual([
+      `invalid --checkpoint-percentages 50,90: ${advice}`,
+    ]);
+    const fine = await roll({}, { RUNNER_FLEET_CHECKPOINT_PERCENTAGES: 'json: [50, 100]' });
+    expect(fine.problems).toEqual([]);
+    expect(fine.flags['checkpoint-percentages']).toEqual([50, 100]);
   });
 });
