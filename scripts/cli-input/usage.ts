@@ -72,8 +72,6 @@ function flagDetails(spec: FlagSpec): string[] {
           ? [`default: ${spec.env.join(', else ')}, a json: [...] list or one value`]
           : []),
       ];
-    default:
-      return [];
   }
 }
 

@@ -24,7 +24,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeployOptions, deploy } from '../../scripts/commands/deploy.ts';
 import { parseTemplate } from '../../scripts/config/template.ts';
-import { InputError, InterruptedError, OperationError } from '../../scripts/errors.ts';
+import { hintsOf, InputError, InterruptedError, OperationError } from '../../scripts/errors.ts';
 import { type FakeClock, fakeClock } from '../support/fake-clock.ts';
 import { captureLog } from '../support/log-capture.ts';
 
@@ -186,6 +186,46 @@ describe('deploy: creating', () => {
       'output Echo left out of the dotenv report: its name or value looks secret',
     );
     rmSync(dotenv);
+  });
+
+  it('says the stack changed when only its outputs could not be written, and not when nothing changed', async () => {
+    // A directory where the report should go: the write fails after the stack operation.
+    const unwritable = join(ROOT, 'test');
+    cfnMock
+      .on(DescribeStacksCommand)
+      .rejectsOnce(notFound)
+      .resolves({
+        Stacks: [stack('CREATE_COMPLETE', { Outputs: [{ OutputKey: 'Queue', OutputValue: 'q' }] })],
+      });
+    changeSetReady();
+    const created = await run(options({ outputsDotenv: unwritable })).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(created?.message).toMatch(/EISDIR/);
+    expect(hintsOf(created)).toEqual(['stack fleet is CREATE_COMPLETE; only the outputs were not written']);
+
+    // No changes: the stack is as it was, so there is nothing to add to the error.
+    cfnMock.reset();
+    cfnMock.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [stack('UPDATE_COMPLETE')] });
+    cfnMock
+      .on(GetTemplateCommand)
+      .resolves({ TemplateBody: readFileSync(join(ROOT, 'test/fixtures/templates/basic.yaml'), 'utf8') });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
+    cfnMock.on(DescribeChangeSetCommand).resolves({
+      Status: 'FAILED',
+      StatusReason:
+        "The submitted information didn't contain changes. Submit different information to create a change set.",
+    });
+    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    const unchanged = await run(options({ outputsDotenv: unwritable, parameterValues: new Map() })).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(unchanged?.message).toMatch(/EISDIR/);
+    expect(hintsOf(unchanged)).toEqual([]);
+    expect(out.join('')).toContain('No changes: stack fleet is up to date.');
   });
 
   it('deletes a ROLLBACK_COMPLETE stack and creates it again', async () => {
