@@ -14,11 +14,11 @@ import { allowOwnFleet, gitlabUrl, minutes, region, runnerId, stackName } from '
 import { gitlabApiUrl } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { firstLine, InputError } from '../errors.ts';
-import { findFleetRunner } from '../fleet-runner.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import type { Logger } from '../log.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
+import { findFleetRunner } from './fleet-runner.ts';
 
 export const destroyCommand = defineCommand({
   name: 'destroy',

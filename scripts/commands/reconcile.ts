@@ -116,6 +116,10 @@ async function fleetRunner(
 ): Promise<{ runnerId: number; runnerToken: string | undefined }> {
   let runnerToken = options.runnerToken;
   let runnerId = options.runnerId;
+  // A given token names the runner before the recorded id does, as everywhere (commands/fleet-runner.ts).
+  if (runnerId === undefined && runnerToken) {
+    runnerId = (await verifyRunnerToken(deps.runnerApi, runnerToken))?.id;
+  }
   const parameterName =
     parameters.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue || undefined;
   if (parameterName && (runnerToken === undefined || runnerId === undefined)) {
@@ -127,7 +131,8 @@ async function fleetRunner(
       deps.log.warn(`could not read the runner token parameter ${parameterName}: ${firstLine(error)}`);
     }
   }
-  if (runnerId === undefined && runnerToken) {
+  // The stored token, when neither an id nor a token was given and no id was recorded.
+  if (runnerId === undefined && runnerToken && runnerToken !== options.runnerToken) {
     runnerId = (await verifyRunnerToken(deps.runnerApi, runnerToken))?.id;
   }
   if (runnerId === undefined) {

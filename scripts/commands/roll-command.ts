@@ -23,11 +23,11 @@ import {
 import { type GitLabAccess, gitlabApiUrl, optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { InputError } from '../errors.ts';
-import { type FleetRunner, fleetRunnerOnce, NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
 import { createGitLabClient } from '../gitlab/client.ts';
 import { latestRunnerRelease, RUNNER_LATEST_RELEASE_URL } from '../gitlab/runner-releases.ts';
 import { managerVersionsByInstance } from '../gitlab/runners.ts';
 import { type CommandContext, defineCommand, regionOption } from './command-spec.ts';
+import { type FleetRunner, fleetRunnerOnce, NO_FLEET_RUNNER_HINT } from './fleet-runner.ts';
 import { roll } from './roll.ts';
 import { smokeTest } from './smoke-test.ts';
 

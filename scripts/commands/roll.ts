@@ -187,7 +187,7 @@ export async function findStaleness(
   const versions = wantedRunnerVersion ? await deps.instanceRunnerVersions(instanceIds) : undefined;
   if (wantedRunnerVersion && !versions) {
     notes.push(
-      'no GitLab token: the runner version of each instance is unknown (set RUNNER_FLEET_GITLAB_TOKEN)',
+      "the runner version of each instance is unknown: it needs RUNNER_FLEET_GITLAB_TOKEN and the fleet's runner (--runner-id, RUNNER_FLEET_RUNNER_TOKEN, or the id create-runner recorded)",
     );
   }
   const runnerOutdated = versions

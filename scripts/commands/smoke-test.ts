@@ -24,7 +24,6 @@ import {
 import { describeStack } from '../aws/cloudformation.ts';
 import { apiRoot } from '../config/gitlab-access.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
-import { type FleetRunner, findFleetRunner, NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import {
   createPipeline,
@@ -52,6 +51,7 @@ import {
   managersDecided,
   tokenExpiryResult,
 } from '../smoke-test/evaluate.ts';
+import { type FleetRunner, findFleetRunner, NO_FLEET_RUNNER_HINT } from './fleet-runner.ts';
 
 export interface CanaryOptions {
   /** Branch or tag the canary pipeline runs on. */

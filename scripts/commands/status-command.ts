@@ -9,8 +9,8 @@ import {
 import { gitlabUrl, region, runnerId, stackName } from '../cli-input/common-flags.ts';
 import { optionalGitLabAccess } from '../config/gitlab-access.ts';
 import { InputError } from '../errors.ts';
-import { findFleetRunner } from '../fleet-runner.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
+import { findFleetRunner } from './fleet-runner.ts';
 import { status } from './status.ts';
 
 export const statusCommand = defineCommand({

@@ -11,11 +11,11 @@ import {
 import { describeStack } from '../aws/cloudformation.ts';
 import { groupLaunchTemplate } from '../aws/fleet.ts';
 import { firstLine, InputError } from '../errors.ts';
-import { NO_FLEET_RUNNER_HINT } from '../fleet-runner.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { findManagerForInstance, listManagers, type RunnerManager } from '../gitlab/runners.ts';
 import type { Logger } from '../log.ts';
 import { type GroupView, renderStatus } from '../render/status-table.ts';
+import { NO_FLEET_RUNNER_HINT } from './fleet-runner.ts';
 
 export interface StatusDependencies {
   cloudFormation: CloudFormationClient;

@@ -10,7 +10,7 @@
  *
  * - CI_RUNNER_ID equal to the fleet's runner id. With a `glrt-` token every
  *   instance is a *manager* of one runner, so every job on the fleet carries
- *   that id. The fleet's id comes from scripts/fleet-runner.ts: --runner-id,
+ *   that id. The fleet's id comes from commands/fleet-runner.ts: --runner-id,
  *   else the runner token (POST /runners/verify), else the id create-runner
  *   recorded on the stack's token parameter.
  * - CI_RUNNER_DESCRIPTION `<stack>-i-<hex>`. The bootstrap registers each

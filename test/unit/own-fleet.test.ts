@@ -8,6 +8,7 @@ import type { Stack } from '@aws-sdk/client-cloudformation';
 import { ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFleetRunner } from '../../scripts/commands/fleet-runner.ts';
 import {
   describesFleetInstance,
   jobRunnerFromEnv,
@@ -15,7 +16,6 @@ import {
   refuseOwnFleet,
 } from '../../scripts/config/own-fleet.ts';
 import { InputError } from '../../scripts/errors.ts';
-import { findFleetRunner } from '../../scripts/fleet-runner.ts';
 import { createGitLabClient } from '../../scripts/gitlab/client.ts';
 import type { Logger } from '../../scripts/log.ts';
 import { addRunnerRoutes } from '../doubles/gitlab/runners.ts';

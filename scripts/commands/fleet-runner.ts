@@ -16,11 +16,11 @@
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { RUNNER_ID_TAG, recordedRunner, tokenParameterOfStack } from './aws/runner-token-parameter.ts';
-import { firstLine } from './errors.ts';
-import type { GitLabClient } from './gitlab/client.ts';
-import { resolveRunnerId } from './gitlab/runners.ts';
-import type { Logger } from './log.ts';
+import { RUNNER_ID_TAG, recordedRunner, tokenParameterOfStack } from '../aws/runner-token-parameter.ts';
+import { firstLine } from '../errors.ts';
+import type { GitLabClient } from '../gitlab/client.ts';
+import { resolveRunnerId } from '../gitlab/runners.ts';
+import type { Logger } from '../log.ts';
 
 export interface FleetRunnerSources {
   runnerIdFlag: number | undefined;
@@ -55,11 +55,18 @@ export async function findFleetRunner(sources: FleetRunnerSources): Promise<Flee
   return recordedFleetRunner(sources);
 }
 
-/** Memoised findFleetRunner, for a command that needs the answer in more than one step. */
+/**
+ * Memoised findFleetRunner, for a command that needs the answer in more than
+ * one step. A failed lookup is not kept: the next step asks again, so one
+ * passing 5xx that a step could shrug off does not fail a later one.
+ */
 export function fleetRunnerOnce(sources: FleetRunnerSources): () => Promise<FleetRunner | undefined> {
   let answer: Promise<FleetRunner | undefined> | undefined;
   return () => {
-    answer ??= findFleetRunner(sources);
+    answer ??= findFleetRunner(sources).catch((error: unknown) => {
+      answer = undefined;
+      throw error;
+    });
     return answer;
   };
 }
