@@ -11,10 +11,10 @@ import {
 import { describeStack } from '../aws/cloudformation.ts';
 import { readRunnerToken, tokenParameterOfStack } from '../aws/runner-token-parameter.ts';
 import { allowOwnFleet, gitlabUrl, minutes, region, runnerId, stackName } from '../cli-input/common-flags.ts';
-import { gitlabApiUrl } from '../config/gitlab-access.ts';
+import { apiRoot, gitlabApiUrl } from '../config/gitlab-access.ts';
 import { refuseOwnFleet } from '../config/own-fleet.ts';
 import { firstLine, InputError } from '../errors.ts';
-import { createGitLabClient } from '../gitlab/client.ts';
+import { createGitLabClient, type GitLabClient } from '../gitlab/client.ts';
 import type { Logger } from '../log.ts';
 import { defineCommand, regionOption } from './command-spec.ts';
 import { destroy } from './destroy.ts';
@@ -106,9 +106,10 @@ caches), so CloudFormation can delete it.`,
           })
         )?.id,
     });
-    const runnerToken =
-      env.RUNNER_FLEET_RUNNER_TOKEN ||
-      (gitlab ? await storedRunnerToken(fleetStack, ssm, context.log) : undefined);
+    const runnerToken = env.RUNNER_FLEET_RUNNER_TOKEN;
+    const runnerCleanup = runnerToken
+      ? gitlab && { client: gitlab, runnerToken }
+      : await storedTokenCleanup(fleetStack, ssm, apiUrl, context.log);
     await destroy(
       { stackName: stack, timeoutMinutes: flags['timeout-minutes'] },
       {
@@ -117,28 +118,38 @@ caches), so CloudFormation can delete it.`,
         s3: () => s3Client(regionOption(flags.region)),
         log: context.log,
         signal: context.signal,
-        ...(runnerToken && gitlab ? { runnerCleanup: { client: gitlab, runnerToken } } : {}),
+        ...(runnerCleanup ? { runnerCleanup } : {}),
       },
     );
   },
 });
 
 /**
- * The token in the stack's token parameter (create-runner put it there), read
- * before the stack goes so the managers its instances leave can be removed.
- * A read that fails only costs that clean-up, so it warns.
+ * The clean-up of leftover managers with the token in the stack's token
+ * parameter (create-runner put it there), read before the stack goes. The
+ * token goes only to the GitLab the fleet registers with: the stack's
+ * GitLabUrl, else this job's GitLab. Any failure here only costs that
+ * clean-up, so it warns.
  */
-async function storedRunnerToken(
+async function storedTokenCleanup(
   fleetStack: () => Promise<Stack | undefined>,
   ssm: () => Promise<SSMClient>,
+  jobApiUrl: string | undefined,
   log: Logger,
-): Promise<string | undefined> {
-  const parameterName = tokenParameterOfStack(await fleetStack());
-  if (!parameterName) return undefined;
+): Promise<{ client: GitLabClient; runnerToken: string } | undefined> {
+  let parameterName: string | undefined;
   try {
-    return await readRunnerToken(await ssm(), parameterName);
+    const stack = await fleetStack();
+    parameterName = tokenParameterOfStack(stack);
+    const fleetGitLab = stack?.Parameters?.find((p) => p.ParameterKey === 'GitLabUrl')?.ParameterValue;
+    const apiUrl = fleetGitLab ? apiRoot(fleetGitLab) : jobApiUrl;
+    if (!parameterName || !apiUrl) return undefined;
+    const runnerToken = await readRunnerToken(await ssm(), parameterName);
+    return runnerToken ? { client: createGitLabClient({ apiUrl, token: '' }), runnerToken } : undefined;
   } catch (error) {
-    log.warn(`could not read the runner token in ${parameterName}: ${firstLine(error)}`);
+    log.warn(
+      `could not read the runner token${parameterName ? ` in ${parameterName}` : ''}: ${firstLine(error)}; leftover runner managers will not be removed`,
+    );
     return undefined;
   }
 }

@@ -28,12 +28,12 @@ import { runCliProcess } from '../support/cli-process.ts';
 import { type Emulator, ROOT, startEmulator } from '../support/emulator.ts';
 
 const miniFleet = join(ROOT, 'test/fixtures/templates/mini-fleet.yaml');
-/** The mini fleet with the stack parameter that names the token's SSM parameter, as the real template has. */
+/** The mini fleet with the stack parameters that name the token's SSM parameter and the fleet's GitLab, as the real template has. */
 function miniFleetWithTokenParameter(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'rf-identity-')), 'fleet.yaml');
   const template = readFileSync(miniFleet, 'utf8').replace(
     /^Parameters:\n/m,
-    "Parameters:\n  RunnerTokenParameterName:\n    Type: String\n    Default: ''\n",
+    "Parameters:\n  RunnerTokenParameterName:\n    Type: String\n    Default: ''\n  GitLabUrl:\n    Type: String\n    Default: ''\n",
   );
   writeFileSync(file, template);
   return file;
@@ -319,6 +319,8 @@ describe('runner identity against moto and the GitLab double', () => {
       miniFleetWithTokenParameter(),
       '--parameter',
       `RunnerTokenParameterName=${PARAMETER}`,
+      '--parameter',
+      `GitLabUrl=${gitlab.url}`,
     ]);
     expect(deployed.code, deployed.output).toBe(0);
     const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
@@ -437,7 +439,8 @@ describe('runner identity against moto and the GitLab double', () => {
     const still = await cli(['status', '--stack-name', 'identity']);
     expect(still.stdout).toContain('CREATE_COMPLETE');
 
-    // From another runner, destroy reads the stored token to remove the managers the instances left.
+    // From another runner, destroy reads the stored token to remove the managers the instances left,
+    // at the fleet's own GitLab (the stack's GitLabUrl), not the job's: nobody listens on the one given.
     const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
     const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
     asg.destroy();
@@ -446,7 +449,15 @@ describe('runner identity against moto and the GitLab double', () => {
     const leftover = systemIdForInstance(instance ?? '');
     runners.setManager(id, { system_id: leftover });
     const destroyed = await cli(
-      ['destroy', '--stack-name', 'identity', '--yes-destroy-stack', 'identity', '--gitlab-url', gitlab.url],
+      [
+        'destroy',
+        '--stack-name',
+        'identity',
+        '--yes-destroy-stack',
+        'identity',
+        '--gitlab-url',
+        'http://127.0.0.1:9',
+      ],
       { CI_RUNNER_ID: String(id + 1000) },
     );
     expect(destroyed.code, destroyed.output).toBe(0);
