@@ -268,16 +268,8 @@ function fromVariables(spec: FlagSpec, env: NodeJS.ProcessEnv, problems: string[
         (names ?? []).some((name) => nonBlank(env[name]) === to);
       return isSet(spec.env, 'true') || isSet(spec.envFalse, 'false') ? true : undefined;
     }
-    case 'texts': {
-      const found = fromEnvironment(spec.env ?? [], env);
-      if (!found) return undefined;
-      const items = listFromVariable(...found);
-      if ('problem' in items) {
-        problems.push(items.problem);
-        return undefined;
-      }
-      return items.values;
-    }
+    case 'texts':
+      return listFromEnvironment(spec.env ?? [], env, problems)?.values;
     default:
       return undefined;
   }
@@ -289,14 +281,24 @@ function parsedFromVariable(
   env: NodeJS.ProcessEnv,
   problems: string[],
 ): readonly [string, string] | undefined {
-  const found = fromEnvironment(spec.env ?? [], env);
+  const found = listFromEnvironment(spec.env ?? [], env, problems);
+  return found && [found.name, found.values.join(',')];
+}
+
+/** The list in the first of the variables that is set, with its name; an unreadable one is a problem. */
+function listFromEnvironment(
+  names: readonly string[],
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): { name: string; values: string[] } | undefined {
+  const found = fromEnvironment(names, env);
   if (!found) return undefined;
   const items = listFromVariable(...found);
   if ('problem' in items) {
     problems.push(items.problem);
     return undefined;
   }
-  return [found[0], items.values.join(',')];
+  return { name: found[0], values: items.values };
 }
 
 /** The first of the variables that is set and not blank, with its name. */

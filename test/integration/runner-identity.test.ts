@@ -72,6 +72,30 @@ describe('runner identity against moto and the GitLab double', () => {
   const create = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
     cli(['create-runner', '--runner-token-parameter', PARAMETER, '--gitlab-url', gitlab.url, ...args], extra);
 
+  /** The mini fleet as stack NAME, its token in PARAMETER_NAME and its runners registering with the double. */
+  const deployFleet = async (name: string, parameterName: string) => {
+    const deployed = await cli([
+      'deploy',
+      '--stack-name',
+      name,
+      '--template-file',
+      miniFleetWithTokenParameter(),
+      '--parameter',
+      `RunnerTokenParameterName=${parameterName}`,
+      '--parameter',
+      `GitLabUrl=${gitlab.url}`,
+    ]);
+    expect(deployed.code, deployed.output).toBe(0);
+  };
+  /** The instance ids of stack NAME's group. */
+  const instancesOf = async (name: string) => {
+    const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
+    const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
+    asg.destroy();
+    const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName?.startsWith(`${name}-`));
+    return (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
+  };
+
   const storedToken = async () =>
     (await ssm.send(new GetParameterCommand({ Name: PARAMETER, WithDecryption: true }))).Parameter;
   const storedTags = async () =>
@@ -311,23 +335,8 @@ describe('runner identity against moto and the GitLab double', () => {
   });
 
   it('reconcile deletes the manager of a terminated instance, keeps live and foreign ones', async () => {
-    const deployed = await cli([
-      'deploy',
-      '--stack-name',
-      'identity',
-      '--template-file',
-      miniFleetWithTokenParameter(),
-      '--parameter',
-      `RunnerTokenParameterName=${PARAMETER}`,
-      '--parameter',
-      `GitLabUrl=${gitlab.url}`,
-    ]);
-    expect(deployed.code, deployed.output).toBe(0);
-    const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
-    const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
-    asg.destroy();
-    const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName?.startsWith('identity-'));
-    const live = (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
+    await deployFleet('identity', PARAMETER);
+    const live = await instancesOf('identity');
     expect(live).toHaveLength(2);
     const [runner] = [...admin.details.values()];
     const id = runner?.id ?? 0;
@@ -441,11 +450,7 @@ describe('runner identity against moto and the GitLab double', () => {
 
     // From another runner, destroy reads the stored token to remove the managers the instances left,
     // at the fleet's own GitLab (the stack's GitLabUrl), not the job's: nobody listens on the one given.
-    const asg = new AutoScalingClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials });
-    const groups = await asg.send(new DescribeAutoScalingGroupsCommand({}));
-    asg.destroy();
-    const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName?.startsWith('identity-'));
-    const [instance] = (group?.Instances ?? []).map((i) => i.InstanceId ?? '');
+    const [instance] = await instancesOf('identity');
     const leftover = systemIdForInstance(instance ?? '');
     runners.setManager(id, { system_id: leftover });
     const destroyed = await cli(
@@ -467,16 +472,7 @@ describe('runner identity against moto and the GitLab double', () => {
   });
 
   it('status says the runner is unknown when the token parameter the stack names does not exist', async () => {
-    const deployed = await cli([
-      'deploy',
-      '--stack-name',
-      'identity-missing',
-      '--template-file',
-      miniFleetWithTokenParameter(),
-      '--parameter',
-      'RunnerTokenParameterName=/runner-fleet/identity/never-written',
-    ]);
-    expect(deployed.code, deployed.output).toBe(0);
+    await deployFleet('identity-missing', '/runner-fleet/identity/never-written');
     const shown = await cli(['status', '--stack-name', 'identity-missing', '--gitlab-url', gitlab.url]);
     expect(shown.code, shown.output).toBe(0);
     expect(shown.stdout).toContain(

@@ -108,6 +108,17 @@ function changeSetReady(changes = 1) {
   cfnMock.on(ExecuteChangeSetCommand).resolves({});
 }
 
+/** A change set AWS failed for having no changes, as it answers an unchanged deploy. */
+function changeSetWithoutChanges() {
+  cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
+  cfnMock.on(DescribeChangeSetCommand).resolves({
+    Status: 'FAILED',
+    StatusReason:
+      "The submitted information didn't contain changes. Submit different information to create a change set.",
+  });
+  cfnMock.on(DeleteChangeSetCommand).resolves({});
+}
+
 beforeEach(() => {
   cfnMock.reset();
   client = new CloudFormationClient({
@@ -209,16 +220,7 @@ describe('deploy: creating', () => {
     cfnMock.reset();
     cfnMock.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [stack('UPDATE_COMPLETE')] });
-    cfnMock
-      .on(GetTemplateCommand)
-      .resolves({ TemplateBody: readFileSync(join(ROOT, 'test/fixtures/templates/basic.yaml'), 'utf8') });
-    cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
-    cfnMock.on(DescribeChangeSetCommand).resolves({
-      Status: 'FAILED',
-      StatusReason:
-        "The submitted information didn't contain changes. Submit different information to create a change set.",
-    });
-    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    changeSetWithoutChanges();
     const unchanged = await run(options({ outputsDotenv: unwritable, parameterValues: new Map() })).then(
       () => undefined,
       (error: unknown) => error as Error,
@@ -307,13 +309,7 @@ describe('deploy: updating', () => {
 
   it('reports "no changes" for a change set AWS failed for having none, and deletes it', async () => {
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [stack('UPDATE_COMPLETE')] });
-    cfnMock.on(CreateChangeSetCommand).resolves({ Id: CHANGE_SET_ID, StackId: STACK_ID });
-    cfnMock.on(DescribeChangeSetCommand).resolves({
-      Status: 'FAILED',
-      StatusReason:
-        "The submitted information didn't contain changes. Submit different information to create a change set.",
-    });
-    cfnMock.on(DeleteChangeSetCommand).resolves({});
+    changeSetWithoutChanges();
     await expect(run()).resolves.toBe('no-changes');
     expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
     expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
