@@ -7,9 +7,9 @@
  * 2. The glrt- token in RUNNER_FLEET_RUNNER_TOKEN: POST /runners/verify.
  * 3. The id create-runner recorded as the `runner-fleet:runner-id` tag of
  *    the SSM parameter the stack's RunnerTokenParameterName names: one
- *    ListTagsForResource, never the token's value, no GitLab call. A fleet whose runner create-runner
- *    made has no token in any CI variable, so this is how its later jobs find
- *    the runner without a hand-copied id.
+ *    ListTagsForResource, never the token's value, no GitLab call. A fleet
+ *    whose runner create-runner made has no token in any CI variable, so
+ *    this is how its later jobs find the runner without a hand-copied id.
  *
  * Given sources come before the recorded one: a person who passes an id or a
  * token means that runner.
