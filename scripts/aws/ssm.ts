@@ -73,31 +73,26 @@ export async function putSecureStringOnce(
 
 /** The version holding exactly this SecureString value; undefined when it holds another or none. */
 async function storedVersionOf(client: SSMClient, name: string, value: string): Promise<number | undefined> {
-  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
-  try {
-    const current = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-    const parameter = current.Parameter;
-    return parameter?.Type === 'SecureString' && parameter.Value === value ? parameter.Version : undefined;
-  } catch {
-    // Not there, or unreadable right now: the retry goes ahead as the SDK would send it.
-    return undefined;
-  }
+  // Unreadable right now: the retry goes ahead as the SDK would send it.
+  const current = await readSecureString(client, name).catch(() => undefined);
+  return current?.matches(value) ? current.version : undefined;
 }
 
 async function readSecureString(
   client: SSMClient,
   name: string,
-): Promise<{ exists: boolean; matches(value: string): boolean }> {
+): Promise<{ exists: boolean; version: number | undefined; matches(value: string): boolean }> {
   const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
   try {
     const current = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     const parameter = current.Parameter;
     return {
       exists: parameter !== undefined,
+      version: parameter?.Version,
       matches: (value) => parameter?.Type === 'SecureString' && parameter.Value === value,
     };
   } catch (error) {
     if (!isAwsError(error, 'ParameterNotFound')) throw error;
-    return { exists: false, matches: () => false };
+    return { exists: false, version: undefined, matches: () => false };
   }
 }
