@@ -6,14 +6,6 @@
 import { gitlabAddressProblem, stackNameProblem } from './checks.ts';
 import type { IntegerFlag, SwitchFlag, TextFlag } from './schema.ts';
 
-export const stackName = {
-  type: 'text',
-  placeholder: 'NAME',
-  required: true,
-  check: stackNameProblem,
-  help: 'the fleet stack',
-} as const satisfies TextFlag;
-
 /** For commands that can do without a stack when given what it would have told them. */
 export const optionalStackName = {
   type: 'text',
@@ -21,6 +13,8 @@ export const optionalStackName = {
   check: stackNameProblem,
   help: 'the fleet stack',
 } as const satisfies TextFlag;
+
+export const stackName = { ...optionalStackName, required: true } as const satisfies TextFlag;
 
 export const region = {
   type: 'text',
