@@ -48,6 +48,11 @@ export function isInProgress(status: string | undefined): boolean {
   return status?.endsWith('_IN_PROGRESS') === true && status !== 'REVIEW_IN_PROGRESS';
 }
 
+/** The value a stack holds for one of its parameters, as DescribeStacks gives it. */
+export function stackParameterValue(stack: Stack | undefined, key: string): string | undefined {
+  return stack?.Parameters?.find((p) => p.ParameterKey === key)?.ParameterValue;
+}
+
 export async function describeStack(
   client: CloudFormationClient,
   stackName: string,

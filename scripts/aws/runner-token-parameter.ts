@@ -8,6 +8,7 @@
  */
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient, Tag } from '@aws-sdk/client-ssm';
+import { stackParameterValue } from './cloudformation.ts';
 import { isAwsError } from './errors.ts';
 import { putSecureStringOnce } from './ssm.ts';
 
@@ -16,7 +17,7 @@ export const TOKEN_PARAMETER_KEY = 'RunnerTokenParameterName';
 
 /** The token parameter a fleet stack reads; undefined when the stack keeps its token elsewhere. */
 export function tokenParameterOfStack(stack: Stack | undefined): string | undefined {
-  return stack?.Parameters?.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue || undefined;
+  return stackParameterValue(stack, TOKEN_PARAMETER_KEY) || undefined;
 }
 
 export const RUNNER_ID_TAG = 'runner-fleet:runner-id';

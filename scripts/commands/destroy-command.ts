@@ -8,7 +8,7 @@ import {
   s3Client,
   ssmClient,
 } from '../aws/clients.ts';
-import { describeStack } from '../aws/cloudformation.ts';
+import { describeStack, stackParameterValue } from '../aws/cloudformation.ts';
 import { readRunnerToken, tokenParameterOfStack } from '../aws/runner-token-parameter.ts';
 import { allowOwnFleet, gitlabUrl, minutes, region, runnerId, stackName } from '../cli-input/common-flags.ts';
 import { apiRoot, gitlabApiUrl } from '../config/gitlab-access.ts';
@@ -141,7 +141,7 @@ async function storedTokenCleanup(
   try {
     const stack = await fleetStack();
     parameterName = tokenParameterOfStack(stack);
-    const fleetGitLab = stack?.Parameters?.find((p) => p.ParameterKey === 'GitLabUrl')?.ParameterValue;
+    const fleetGitLab = stackParameterValue(stack, 'GitLabUrl');
     const apiUrl = fleetGitLab ? apiRoot(fleetGitLab) : jobApiUrl;
     if (!parameterName || !apiUrl) return undefined;
     const runnerToken = await readRunnerToken(await ssm(), parameterName);

@@ -7,12 +7,16 @@
  * The decisions are in reconcile-plan.ts; this is orchestration only.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeGroup, groupNameOfStack } from '../aws/auto-scaling.ts';
 import { describeStack } from '../aws/cloudformation.ts';
 import { markInstanceUnhealthy } from '../aws/instance-health.ts';
-import { describeRunnerToken, readRunnerToken, TOKEN_PARAMETER_KEY } from '../aws/runner-token-parameter.ts';
+import {
+  describeRunnerToken,
+  readRunnerToken,
+  tokenParameterOfStack,
+} from '../aws/runner-token-parameter.ts';
 import { firstLine, InputError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
 import { deleteManagerBySystemId, listManagers, verifyRunnerToken } from '../gitlab/runners.ts';
@@ -55,7 +59,7 @@ export async function reconcile(
   const stack = await describeStack(deps.cloudFormation, options.stackName);
   if (!stack)
     throw new InputError(`stack ${options.stackName} does not exist (check --stack-name and --region)`);
-  const { runnerId, runnerToken } = await fleetRunner(options, stack.Parameters ?? [], deps);
+  const { runnerId, runnerToken } = await fleetRunner(options, stack, deps);
 
   // Managers first, then the group: an instance that registers in between is in the group's snapshot.
   const managers = await listManagers(deps.api, runnerId);
@@ -111,7 +115,7 @@ export async function reconcile(
 
 async function fleetRunner(
   options: ReconcileOptions,
-  parameters: readonly { ParameterKey?: string; ParameterValue?: string }[],
+  stack: Stack,
   deps: ReconcileDependencies,
 ): Promise<{ runnerId: number; runnerToken: string | undefined }> {
   let runnerToken = options.runnerToken;
@@ -120,8 +124,7 @@ async function fleetRunner(
   if (runnerId === undefined && runnerToken) {
     runnerId = (await verifyRunnerToken(deps.runnerApi, runnerToken))?.id;
   }
-  const parameterName =
-    parameters.find((p) => p.ParameterKey === TOKEN_PARAMETER_KEY)?.ParameterValue || undefined;
+  const parameterName = tokenParameterOfStack(stack);
   if (parameterName && (runnerToken === undefined || runnerId === undefined)) {
     try {
       const ssm = await deps.ssm();

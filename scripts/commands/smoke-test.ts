@@ -21,7 +21,7 @@ import {
   hasDesiredCapacity,
   instanceDetails,
 } from '../aws/auto-scaling.ts';
-import { describeStack } from '../aws/cloudformation.ts';
+import { describeStack, stackParameterValue } from '../aws/cloudformation.ts';
 import { apiRoot } from '../config/gitlab-access.ts';
 import { InputError, InterruptedError, OperationError } from '../errors.ts';
 import type { GitLabClient } from '../gitlab/client.ts';
@@ -205,7 +205,7 @@ export async function smokeTest(
 }
 
 function resolveExpectedVersion(given: string | undefined, stack: Stack, log: Logger): string | undefined {
-  const fromStack = stack.Parameters?.find((p) => p.ParameterKey === 'RunnerVersion')?.ParameterValue;
+  const fromStack = stackParameterValue(stack, 'RunnerVersion');
   const { version, note } = expectedRunnerVersion(given, fromStack);
   if (note) log.info(note);
   return version;
@@ -213,7 +213,7 @@ function resolveExpectedVersion(given: string | undefined, stack: Stack, log: Lo
 
 /** --gitlab-url or CI_SERVER_URL (given), else the URL the stack's runners register with. */
 function resolveApiUrl(given: string | undefined, stack: Stack, log: Logger): string {
-  const fromStack = stack.Parameters?.find((p) => p.ParameterKey === 'GitLabUrl')?.ParameterValue;
+  const fromStack = stackParameterValue(stack, 'GitLabUrl');
   const url = given ?? fromStack;
   if (!url) {
     throw new InputError('no GitLab URL: pass --gitlab-url or set CI_SERVER_URL');
