@@ -41,6 +41,18 @@ fleet_teardown() {
   [[ -n "${IMDS_PID:-}" ]] && kill "$IMDS_PID" 2>/dev/null
   [[ -n "${JOB_PID:-}" ]] && kill "$JOB_PID" 2>/dev/null
   wait 2>/dev/null
+  # The agent's background subshells (metrics, token watch) outlive it when only
+  # its main process is killed (systemd kills the whole cgroup; a test must kill
+  # the group), and would write into $T while it is removed.
+  local group i
+  for group in "${AGENT_GROUPS[@]}"; do
+    kill -KILL -- "-$group" 2>/dev/null || continue
+    for ((i = 0; i < 100; i++)); do
+      kill -0 -- "-$group" 2>/dev/null || break
+      sleep 0.05
+    done
+  done
+  AGENT_GROUPS=()
   rm -rf "$T"
 }
 
@@ -127,9 +139,13 @@ unit_active_state() {
   else echo inactive; fi
 }
 
+# start_agent: the agent in a process group of its own, so teardown can stop
+# everything it started.
+AGENT_GROUPS=()
 start_agent() {
-  "$LINUX_DIR/lifecycle-agent.sh" >>"$T/agent.out" 2>&1 &
+  setsid "$LINUX_DIR/lifecycle-agent.sh" >>"$T/agent.out" 2>&1 &
   AGENT_PID=$!
+  AGENT_GROUPS+=("$AGENT_PID")
 }
 
 # wait_for_agent SECONDS: the agent exits by itself after a drain.
